@@ -1,0 +1,41 @@
+"""gptblock: the GPT-2 transformer block, its components and the GPT-2 model."""
+
+from gptblock.attention import MultiHeadAttention
+from gptblock.block import TransformerBlock
+from gptblock.config import (
+    CONFIG_KEYS,
+    GPT2_CONFIGS,
+    GPT_CONFIG_124M,
+    GPT_CONFIG_355M,
+    GPT_CONFIG_774M,
+    GPT_CONFIG_1558M,
+    check_config,
+)
+from gptblock.feed_forward import GELU, FeedForward
+from gptblock.generation import generate, generate_text_simple
+from gptblock.layer_norm import LayerNorm
+from gptblock.model import GPTModel
+from gptblock.size import count_parameters, count_parameters_tied, model_size_mb
+
+__all__ = [
+    "CONFIG_KEYS",
+    "GELU",
+    "GPT2_CONFIGS",
+    "GPT_CONFIG_124M",
+    "GPT_CONFIG_355M",
+    "GPT_CONFIG_774M",
+    "GPT_CONFIG_1558M",
+    "FeedForward",
+    "GPTModel",
+    "LayerNorm",
+    "MultiHeadAttention",
+    "TransformerBlock",
+    "check_config",
+    "count_parameters",
+    "count_parameters_tied",
+    "generate",
+    "generate_text_simple",
+    "model_size_mb",
+]
+
+__version__ = "0.1.0"
