@@ -16,6 +16,13 @@ from gptblock.generation import generate, generate_text_simple
 from gptblock.layer_norm import LayerNorm
 from gptblock.model import GPTModel
 from gptblock.size import count_parameters, count_parameters_tied, model_size_mb
+from gptblock.tokenizer import load_gpt2_tokenizer
+from gptblock.weights import (
+    export_gpt2_weights,
+    load_checkpoint,
+    load_gpt2_weights,
+    save_checkpoint,
+)
 
 __all__ = [
     "CONFIG_KEYS",
@@ -33,9 +40,14 @@ __all__ = [
     "check_config",
     "count_parameters",
     "count_parameters_tied",
+    "export_gpt2_weights",
     "generate",
     "generate_text_simple",
+    "load_checkpoint",
+    "load_gpt2_tokenizer",
+    "load_gpt2_weights",
     "model_size_mb",
+    "save_checkpoint",
 ]
 
 __version__ = "0.1.0"

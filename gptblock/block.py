@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gptblock.attention import MultiHeadAttention
-from gptblock.checks import check_hidden_states
+from gptblock.checks import check_hidden_states, check_sequence_length
 from gptblock.config import GPT_CONFIG_124M, check_config
 from gptblock.feed_forward import FeedForward
 from gptblock.layer_norm import LayerNorm
@@ -55,6 +55,7 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_hidden_states(x, self.emb_dim, "TransformerBlock")
+        check_sequence_length(x.shape[1], self.att.context_length, "TransformerBlock")
         # Sub-block 1: attention
         shortcut = x  # shortcut connection around the attention sub-block
         x = self.norm1(x)

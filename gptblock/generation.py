@@ -8,12 +8,15 @@ import torch
 from torch import nn
 
 from gptblock.checks import check_token_ids
+from gptblock.kv_cache import CachedGPT, can_use_cache
 
 
 def _check_generation_args(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, context_size: int) -> None:
     for name, value, lowest in (("max_new_tokens", max_new_tokens, 0), ("context_size", context_size, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             raise ValueError(f"{name} must be an integer >= {lowest}, got {value!r}")
+    if not isinstance(idx, torch.Tensor):
+        raise TypeError(f"generate expects token ids as a torch.Tensor, got {type(idx).__name__}")
     vocab_size = _vocab_size(model)
     # The prompt may be longer than the context: it is cropped below, so only its ids are checked here.
     check_token_ids(idx, vocab_size if vocab_size is not None else torch.iinfo(torch.int64).max,
@@ -56,6 +59,7 @@ def generate(
     temperature: float = 0.0,
     top_k: int | None = None,
     eos_id: int | None = None,
+    use_cache: bool = True,
 ) -> torch.Tensor:
     """Generate with optional top-k filtering, temperature sampling and an end-of-text stop.
 
@@ -72,6 +76,11 @@ def generate(
         top_k: keep only the ``top_k`` most likely tokens before sampling.
         eos_id: stop once every sequence has produced this token (it is not appended; a sequence
             that finished early is padded with it while the others go on).
+        use_cache: keep every block's keys and values (:class:`gptblock.kv_cache.CachedGPT`): the
+            prompt runs once, then one position per step, and only the last position's logits are
+            computed. The tokens are the same as with ``use_cache=False``, which runs the model on the
+            whole window at every step (the book's way). It applies to a :class:`~gptblock.GPTModel`
+            whose dropout is off (``eval()``); other models are always run on the whole window.
 
     Returns:
         ``(batch, T + n)`` token ids, ``n <= max_new_tokens``.
@@ -96,12 +105,21 @@ def generate(
                               or (vocab_size is not None and top_k > vocab_size)):
         raise ValueError(f"top_k must be an integer in [1, vocab_size={vocab_size}], got {top_k!r}")
 
+    if not isinstance(use_cache, bool):
+        raise ValueError(f"use_cache must be True or False, got {use_cache!r}")
+    decoder = None
+    if use_cache and max_new_tokens > 0 and idx.shape[0] > 0 and can_use_cache(model):
+        decoder = CachedGPT(model, batch_size=idx.shape[0], max_len=min(context_size, model.cfg["context_length"]))
+
     finished = torch.zeros(idx.shape[0], 1, dtype=torch.bool, device=idx.device)
     for _ in range(max_new_tokens):
-        idx_cond = idx[:, -context_size:]
-        with torch.no_grad():
-            logits = model(idx_cond)
-        logits = logits[:, -1, :]  # (b, vocab_size)
+        if decoder is not None:
+            logits = _cached_logits(decoder, idx, context_size)  # (b, vocab_size)
+        else:
+            idx_cond = idx[:, -context_size:]
+            with torch.no_grad():
+                logits = model(idx_cond)
+            logits = logits[:, -1, :]  # (b, vocab_size)
 
         if top_k is not None:
             top_logits, _ = torch.topk(logits, top_k)
@@ -122,3 +140,14 @@ def generate(
             idx_next = idx_next.masked_fill(finished, eos_id)
         idx = torch.cat((idx, idx_next), dim=1)
     return idx
+
+
+def _cached_logits(decoder: CachedGPT, idx: torch.Tensor, context_size: int) -> torch.Tensor:
+    """The next-token logits through the cache: only the newest token, unless the window moved."""
+    cache = decoder.cache
+    if cache.length > 0 and cache.length == idx.shape[1] - 1 and idx.shape[1] <= cache.max_len:
+        return decoder(idx[:, -1:])  # one new position
+    # The first step, or the sequence outgrew the window: once cropped, every token sits at a new
+    # position (absolute position embeddings), so the cropped window is run again from position 0.
+    decoder.reset()
+    return decoder(idx[:, -context_size:])

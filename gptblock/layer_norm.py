@@ -37,6 +37,8 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_hidden_states(x, self.emb_dim, "LayerNorm", exact_dims=None)
+        if x.numel() == 0:  # an empty batch: nothing to normalise (x.var would warn about 0 elements)
+            return self.scale * x + self.shift
         mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
         var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1), biased as in GPT-2
         norm_x = (x - mean) / torch.sqrt(var + self.eps)  # (..., emb_dim)

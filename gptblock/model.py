@@ -46,7 +46,7 @@ class GPTModel(nn.Module):
 
     def forward(self, in_idx: torch.Tensor) -> torch.Tensor:
         check_token_ids(in_idx, self.cfg["vocab_size"], self.cfg["context_length"], "GPTModel")
-        batch_size, seq_len = in_idx.shape
+        _batch_size, seq_len = in_idx.shape
         tok_embeds = self.tok_emb(in_idx)  # (b, T, emb_dim)
         pos_embeds = self.pos_emb(torch.arange(seq_len, device=in_idx.device))  # (T, emb_dim)
         x = tok_embeds + pos_embeds  # broadcast over the batch

@@ -1,0 +1,105 @@
+"""pytest runs the examples: every Python block of every page in docs/ and every docstring example.
+
+* Pages (``docs/**/*.md``, both languages): each fenced block whose language is ``python`` runs, and
+  a block that starts with ``>>>`` is a doctest whose printed output is compared. Unlike Sybil's
+  stock Markdown parser, fences with attributes (```` ```python title="x.py" ````) and the ``py`` and
+  ``pycon`` spellings run too instead of being skipped silently; ``tests/test_docs_fences.py``
+  checks that every fence of the pages was collected. Directives in HTML comments:
+  ``<!-- skip: next -->``, ``<!-- invisible-code-block: python -->``, ``<!-- clear-namespace -->``.
+  The blocks of one page share one namespace; pages do not share.
+* Docstrings of ``gptblock/*.py``: their ``>>>`` examples.
+
+Both use ``ELLIPSIS | NORMALIZE_WHITESPACE``. The site's notebooks (``docs/*/notebooks/*.py``) are
+run by ``tests/test_docs_notebooks.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
+from pathlib import Path
+
+import pytest
+from sybil import Sybil
+from sybil.parsers.abstract import AbstractCodeBlockParser
+from sybil.parsers.abstract.codeblock import PythonDocTestOrCodeBlockParser
+from sybil.parsers.markdown import ClearNamespaceParser, SkipParser
+from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer, RawFencedCodeBlockLexer
+from sybil.parsers.rest import DocTestParser
+
+ROOT = Path(__file__).resolve().parent
+OPTIONFLAGS = ELLIPSIS | NORMALIZE_WHITESPACE
+
+# The info string of a Python fence: the language, then anything (attributes) after a space.
+PYTHON_LANGUAGES = ("python", "py", "pycon", "python3")
+PYTHON_FENCE_INFO = re.compile(
+    r"[ \t]*\{?\.?(?P<language>" + "|".join(PYTHON_LANGUAGES) + r")\b(?![-.])[^\n]*$\n", re.MULTILINE
+)
+
+_tokenizer = ROOT.parent / "shared" / "gpt2-tokenizer"
+if _tokenizer.is_dir() and not os.environ.get("GPTBLOCK_TOKENIZER_DIR"):
+    os.environ["GPTBLOCK_TOKENIZER_DIR"] = str(_tokenizer)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+class AnyPythonFenceParser(AbstractCodeBlockParser):
+    """Markdown code blocks in Python, whatever attributes follow the language in the fence."""
+
+    def __init__(self, language: str | None = None, evaluator=None) -> None:
+        super().__init__(
+            [
+                _NormalisedFenceLexer(),
+                DirectiveInHTMLCommentLexer(directive=r"(invisible-)?code(-block)?", arguments=".+"),
+            ],
+            language or "python",
+            evaluator,
+        )
+
+
+class _NormalisedFenceLexer(RawFencedCodeBlockLexer):
+    def __init__(self) -> None:
+        super().__init__(info_pattern=PYTHON_FENCE_INFO, mapping={"language": "arguments", "source": "source"})
+
+    def __call__(self, document):
+        for region in super().__call__(document):
+            region.lexemes["arguments"] = "python"
+            yield region
+
+
+class PythonBlockParser(PythonDocTestOrCodeBlockParser):
+    """Runs Python blocks; those starting with ``>>>`` are doctests."""
+
+    codeblock_parser_class = AnyPythonFenceParser
+
+    def __init__(self) -> None:
+        super().__init__(doctest_optionflags=OPTIONFLAGS)
+
+
+def docs_sybil() -> Sybil:
+    """The Sybil that collects the pages' examples (also used by the fence-count test)."""
+    return Sybil(
+        parsers=[PythonBlockParser(), SkipParser(), ClearNamespaceParser()],
+        path=str(ROOT / "docs"),
+        patterns=["*.md"],
+        name="docs",
+    )
+
+
+def package_sybil() -> Sybil:
+    """The Sybil that collects the docstring examples of the package."""
+    return Sybil(
+        parsers=[DocTestParser(optionflags=OPTIONFLAGS)],
+        path=str(ROOT / "gptblock"),
+        patterns=["*.py"],
+        name="gptblock",
+    )
+
+
+pytest_collect_file = (docs_sybil() + package_sybil()).pytest()
+
+
+@pytest.fixture(scope="session")
+def make_docs_sybil():
+    """The factory of the pages' Sybil, for the tests that check what it collects."""
+    return docs_sybil

@@ -1,0 +1,235 @@
+"""A key/value cache: generate one token per step without recomputing the whole sequence.
+
+Without a cache, every generated token runs the model over the whole window again, although the
+keys and values of the earlier positions have not changed: position ``i`` only ever looks at
+positions ``<= i`` (the causal mask), so its keys and values are final once computed. A
+:class:`KVCache` keeps them, one slot per block and position, allocated once. :class:`CachedGPT`
+then runs a :class:`~gptblock.GPTModel`'s own modules on the *new* positions only: the prompt once
+(the "prefill"), then one position per step, each new query attending to every key kept so far.
+
+Only the last position's logits are computed: the output head is the largest matrix of GPT-2
+124M (768 x 50257), and generation needs one row of it per step.
+
+The model's embeddings, layer norms and GELU are used as they are. The linear layers' weights are
+copied once per :class:`CachedGPT` into the layout the CPU's fastest kernel for a few rows wants:
+query, key and value stacked into one matrix (one product instead of three), packed for oneDNN when
+PyTorch has it (float32 on the CPU), and the output head transposed. The copies are made without
+gradients; a cache is for inference.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gptblock.checks import check_sequence_length, check_token_ids
+from gptblock.model import GPTModel
+
+
+class KVCache:
+    """Keys and values of every block for the positions seen so far, preallocated.
+
+    ``keys[layer]`` and ``values[layer]`` have shape ``(batch, num_heads, max_len, head_dim)``;
+    positions ``0 .. length - 1`` are filled.
+
+    Args:
+        n_layers: number of transformer blocks.
+        batch_size: number of sequences generated together.
+        num_heads: attention heads per block.
+        max_len: the most positions the cache can hold (at most the model's ``context_length``).
+        head_dim: width of one head.
+        dtype: floating-point type of the keys and values (the model's).
+        device: where to allocate them (the model's device).
+    """
+
+    def __init__(
+        self,
+        n_layers: int,
+        batch_size: int,
+        num_heads: int,
+        max_len: int,
+        head_dim: int,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> None:
+        shape = (n_layers, batch_size, num_heads, max_len, head_dim)
+        self.keys = torch.zeros(shape, dtype=dtype, device=device)
+        self.values = torch.zeros(shape, dtype=dtype, device=device)
+        self.max_len = max_len
+        self.length = 0  # positions filled
+
+    def reset(self) -> None:
+        """Forget every position (the memory is kept and overwritten)."""
+        self.length = 0
+
+
+class _Linear:
+    """``y = x Wᵀ + b`` for one or more ``nn.Linear`` stacked side by side, with the weight copied once.
+
+    On the CPU in float32, the copy is packed for oneDNN, whose kernels run products with a few rows
+    2-3x faster than the default ones on the machines measured (see the Performance page); elsewhere
+    the stacked weight is used with ``F.linear``.
+    """
+
+    def __init__(self, *linears: nn.Linear, rows_hint: int = 1) -> None:
+        with torch.no_grad():
+            weight = torch.cat([lin.weight for lin in linears]) if len(linears) > 1 else linears[0].weight.detach()
+            biases = [lin.bias for lin in linears]
+            if all(b is None for b in biases):
+                bias = None
+            else:
+                bias = torch.cat([b if b is not None else weight.new_zeros(lin.out_features)
+                                  for b, lin in zip(biases, linears, strict=True)]).detach()
+            self.packed = _can_pack(weight)
+            if self.packed:
+                weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint)
+        self.weight = weight
+        self.bias = bias
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.packed:
+            return F.linear(x, self.weight, self.bias)
+        lead = x.shape[:-1]
+        y = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, x.shape[-1]), self.weight, self.bias, "none", [], "")
+        return y.view(*lead, y.shape[-1])
+
+
+def _can_pack(weight: torch.Tensor) -> bool:
+    return (
+        weight.device.type == "cpu"
+        and weight.dtype == torch.float32
+        and torch.backends.mkldnn.is_available()
+        and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    )
+
+
+def can_use_cache(model: nn.Module) -> bool:
+    """True when :class:`CachedGPT` gives the same results as running ``model`` on the whole window.
+
+    That needs a :class:`~gptblock.GPTModel` whose dropout draws no random numbers (``eval()``
+    mode, or a dropout rate of 0): dropout is drawn per position, which a cache cannot replay.
+    """
+    if not isinstance(model, GPTModel):
+        return False
+    return not model.training or all(m.p == 0 for m in model.modules() if isinstance(m, nn.Dropout))
+
+
+class CachedGPT:
+    """A :class:`~gptblock.GPTModel` run incrementally with a :class:`KVCache`.
+
+    Calling it with the prompt fills the cache (the prefill); each later call with new token ids
+    appends their positions and returns the logits of the last one. It computes, within float
+    rounding, the same logits as ``model(all_ids)[:, -1]``.
+
+    Args:
+        model: the model; its weights are read (and the linear ones copied) now, so build a new
+            ``CachedGPT`` after changing them.
+        batch_size: number of sequences.
+        max_len: the most positions to hold; defaults to the model's ``context_length``.
+
+    Example:
+        >>> import torch
+        >>> from gptblock import GPTModel
+        >>> from gptblock.kv_cache import CachedGPT
+        >>> tiny = {"vocab_size": 99, "context_length": 16, "emb_dim": 32, "n_heads": 2,
+        ...         "n_layers": 2, "drop_rate": 0.0, "qkv_bias": False}
+        >>> model = GPTModel(tiny).eval()
+        >>> ids = torch.tensor([[5, 7, 11, 13]])
+        >>> decoder = CachedGPT(model, batch_size=1)
+        >>> step_logits = decoder(ids[:, :3])  # the prompt: positions 0, 1, 2
+        >>> step_logits = decoder(ids[:, 3:])  # one new position: 3
+        >>> decoder.cache.length
+        4
+        >>> torch.allclose(step_logits, model(ids)[:, -1], atol=1e-5)
+        True
+    """
+
+    def __init__(self, model: GPTModel, batch_size: int, max_len: int | None = None) -> None:
+        if not isinstance(model, GPTModel):
+            raise TypeError(f"CachedGPT needs a GPTModel, got {type(model).__name__}")
+        cfg = model.cfg
+        max_len = cfg["context_length"] if max_len is None else max_len
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= cfg["context_length"]:
+            raise ValueError(f"max_len must be an integer in [1, context_length={cfg['context_length']}], "
+                             f"got {max_len!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        self.model = model
+        self.batch_size = batch_size
+        first_att = model.trf_blocks[0].att
+        weight = model.tok_emb.weight
+        self.cache = KVCache(len(model.trf_blocks), batch_size, first_att.num_heads, max_len,
+                             first_att.head_dim, dtype=weight.dtype, device=weight.device)
+        # The linear layers' weights, laid out once for products with a few rows (see _Linear).
+        self.qkv = [_Linear(b.att.W_query, b.att.W_key, b.att.W_value, rows_hint=batch_size)
+                    for b in model.trf_blocks]
+        self.out_proj = [_Linear(b.att.out_proj, rows_hint=batch_size) for b in model.trf_blocks]
+        self.ff_in = [_Linear(b.ff.layers[0], rows_hint=batch_size) for b in model.trf_blocks]
+        self.ff_out = [_Linear(b.ff.layers[2], rows_hint=batch_size) for b in model.trf_blocks]
+        head = model.out_head.weight.detach()
+        # (emb_dim, vocab_size), contiguous: x @ head_t streams the 50257 columns row by row.
+        self.head_t = head.t().contiguous() if head.device.type == "cpu" else head.t()
+
+    def reset(self) -> None:
+        """Empty the cache, to start again on a new (or cropped) sequence."""
+        self.cache.reset()
+
+    @torch.no_grad()
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        """Append the positions of ``idx`` ``(batch, t)`` and return the last one's logits ``(batch, vocab)``."""
+        model, cache = self.model, self.cache
+        check_token_ids(idx, model.cfg["vocab_size"], cache.max_len - cache.length, "CachedGPT")
+        if idx.shape[0] != self.batch_size:
+            raise ValueError(f"CachedGPT was built for batch_size={self.batch_size}, got ids of shape "
+                             f"{tuple(idx.shape)}")
+        start = cache.length
+        positions = torch.arange(start, start + idx.shape[1], device=idx.device)
+        x = model.tok_emb(idx) + model.pos_emb(positions)  # (b, t, emb_dim)
+        x = model.drop_emb(x)
+        for layer, block in enumerate(model.trf_blocks):
+            x = self._block(layer, block, x, start)
+        cache.length = start + idx.shape[1]
+        x = model.final_norm(x[:, -1, :])  # only the last position predicts the next token
+        return x @ self.head_t  # (b, vocab_size)
+
+    def _block(self, layer: int, block: nn.Module, x: torch.Tensor, start: int) -> torch.Tensor:
+        # TransformerBlock.forward, with the attention reading and extending the cache.
+        shortcut = x
+        x = block.norm1(x)
+        x = self._attention(layer, block.att, x, start)
+        x = block.drop_shortcut(x)
+        x = x + shortcut
+
+        shortcut = x
+        x = block.norm2(x)
+        x = self.ff_out[layer](block.ff.layers[1](self.ff_in[layer](x)))  # linear, GELU, linear
+        x = block.drop_shortcut(x)
+        x = x + shortcut
+        return x
+
+    def _attention(self, layer: int, att: nn.Module, x: torch.Tensor, start: int) -> torch.Tensor:
+        b, t, _ = x.shape
+        end = start + t
+        check_sequence_length(end, self.cache.max_len, "CachedGPT")
+        queries, keys, values = self.qkv[layer](x).split(att.d_out, dim=-1)  # 3 x (b, t, d_out)
+        queries = queries.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)  # (b, heads, t, head_dim)
+        keys = keys.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)
+        values = values.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)
+
+        # Store the new positions' keys and values, then attend over every position kept so far.
+        self.cache.keys[layer, :, :, start:end] = keys
+        self.cache.values[layer, :, :, start:end] = values
+        keys = self.cache.keys[layer, :, :, :end]  # (b, heads, end, head_dim)
+        values = self.cache.values[layer, :, :, :end]
+        if t == 1:  # one new position: it may look at everything before it
+            context = F.scaled_dot_product_attention(queries, keys, values)
+        elif start == 0:  # the prefill: the usual causal mask
+            context = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
+        else:  # several new positions after cached ones: rows start..end-1 of the causal mask
+            allowed = ~att.mask[start:end, :end]
+            context = F.scaled_dot_product_attention(queries, keys, values, attn_mask=allowed)
+
+        context = context.transpose(1, 2).contiguous().view(b, t, att.d_out)
+        return self.out_proj[layer](context)

@@ -1,0 +1,99 @@
+"""GPT-2's tokenizer through tiktoken, built offline from the files in <repo>/../shared/gpt2-tokenizer."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import tiktoken
+
+from gptblock import load_gpt2_tokenizer
+from gptblock.tokenizer import TOKENIZER_DIR_ENV
+
+TOKENIZER_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "gpt2-tokenizer"
+pytestmark = pytest.mark.skipif(
+    not (TOKENIZER_DIR / "vocab.bpe").is_file(),
+    reason=f"the GPT-2 tokenizer files are not in {TOKENIZER_DIR} (they sit beside the repository in CI)",
+)
+
+TEXTS = [
+    "Every effort moves you",
+    "Hello, I am",
+    "¡Hola! ¿Qué tal? El modelo lee «bytes», no letras: ñandú, 你好, 🙂.",
+    "  leading spaces, trailing spaces   \n\n\tand tabs\r\n",
+    "It's 2019; we'll see they've done 1,234.5 things",
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> tiktoken.Encoding:
+    return load_gpt2_tokenizer(TOKENIZER_DIR)
+
+
+def test_known_token_ids(tokenizer):
+    assert tokenizer.encode("Every effort moves you") == [6109, 3626, 6100, 345]
+    assert tokenizer.encode("Hello, I am") == [15496, 11, 314, 716]
+    assert tokenizer.decode([6109, 3626, 6100, 345]) == "Every effort moves you"
+
+
+def test_end_of_text_is_50256(tokenizer):
+    assert tokenizer.n_vocab == 50257
+    assert tokenizer.eot_token == 50256
+    assert tokenizer.encode("Hi<|endoftext|>", allowed_special={"<|endoftext|>"}) == [17250, 50256]
+    assert tokenizer.decode([50256]) == "<|endoftext|>"
+    with pytest.raises(ValueError, match="special token"):
+        tokenizer.encode("<|endoftext|>")  # tiktoken refuses it unless allowed: text cannot smuggle it in
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_decode_inverts_encode(tokenizer, text):
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+
+
+def test_same_ids_as_tiktokens_own_gpt2_encoding(tokenizer, tmp_path, monkeypatch):
+    """tiktoken's get_encoding("gpt2"), fed the same files through its cache, encodes exactly as ours."""
+    urls = {"vocab.bpe": "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
+            "encoder.json": "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json"}
+    for name, url in urls.items():  # tiktoken looks for each file under the sha1 of its URL
+        shutil.copy(TOKENIZER_DIR / name, tmp_path / hashlib.sha1(url.encode()).hexdigest())
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv(TOKENIZER_DIR_ENV, raising=False)
+    reference = load_gpt2_tokenizer()  # no folder, no variable: tiktoken's own encoding
+    assert reference is tiktoken.get_encoding("gpt2")
+    for text in TEXTS:
+        assert tokenizer.encode(text) == reference.encode(text)
+
+
+def test_environment_variable_names_the_folder(monkeypatch):
+    monkeypatch.setenv(TOKENIZER_DIR_ENV, str(TOKENIZER_DIR))
+    assert load_gpt2_tokenizer().encode("Every effort moves you") == [6109, 3626, 6100, 345]
+
+
+def test_a_folder_without_the_files_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"lacks the GPT-2 tokenizer file\(s\) vocab\.bpe, encoder\.json"):
+        load_gpt2_tokenizer(tmp_path)
+    shutil.copy(TOKENIZER_DIR / "vocab.bpe", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"file\(s\) encoder\.json \(it needs"):
+        load_gpt2_tokenizer(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such tokenizer directory"):
+        load_gpt2_tokenizer(tmp_path / "missing")
+
+
+def test_files_that_disagree_are_refused(tmp_path):
+    shutil.copy(TOKENIZER_DIR / "encoder.json", tmp_path)
+    lines = (TOKENIZER_DIR / "vocab.bpe").read_text(encoding="utf-8").split("\n")
+    (tmp_path / "vocab.bpe").write_text("\n".join(lines[:1000]) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="do not describe the same vocabulary"):
+        load_gpt2_tokenizer(tmp_path)
+
+
+def test_offline_without_a_folder_says_what_to_do(monkeypatch):
+    def offline(name):
+        raise ConnectionError("no network")
+
+    monkeypatch.delenv(TOKENIZER_DIR_ENV, raising=False)
+    monkeypatch.setattr(tiktoken, "get_encoding", offline)
+    with pytest.raises(OSError, match=f"set {TOKENIZER_DIR_ENV} to a folder holding vocab.bpe and encoder.json"):
+        load_gpt2_tokenizer()
