@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from collections.abc import Sequence
 
@@ -96,18 +95,15 @@ def run_generate(args: argparse.Namespace) -> str:
     start = 0 if args.prompt else 1  # the start token of an empty prompt is not printed
     idx = torch.tensor([ids])
 
-    kwargs = {}
-    if "use_cache" in inspect.signature(generate).parameters:
-        kwargs["use_cache"] = True
     with tqdm(total=args.max_new_tokens, desc="generating", unit="token", disable=not progress, leave=False) as bar:
-        def advance(*_: object) -> None:  # a forward hook that returned a value would replace the logits
+        def advance(*_: object) -> None:  # a forward hook that returned a value would replace the output
             bar.update(1)
 
-        # One forward pass of the model per new token: the hook moves the bar.
-        hook = model.register_forward_hook(advance)
+        # Every step, with or without the KV cache, passes the model's final norm once: its hook moves the bar.
+        hook = model.final_norm.register_forward_hook(advance)
         try:
             out = generate(model, idx, max_new_tokens=args.max_new_tokens, context_size=context,
-                           temperature=args.temperature, top_k=args.top_k, eos_id=ENDOFTEXT_ID, **kwargs)
+                           temperature=args.temperature, top_k=args.top_k, eos_id=ENDOFTEXT_ID)
         finally:
             hook.remove()
     new_ids = out[0, len(ids):].tolist()

@@ -144,8 +144,7 @@ def generate(
 
 def _cached_logits(decoder: CachedGPT, idx: torch.Tensor, context_size: int) -> torch.Tensor:
     """The next-token logits through the cache: only the newest token, unless the window moved."""
-    cache = decoder.cache
-    if cache.length > 0 and cache.length == idx.shape[1] - 1 and idx.shape[1] <= cache.max_len:
+    if 0 < decoder.length == idx.shape[1] - 1 and idx.shape[1] <= decoder.max_len:
         return decoder(idx[:, -1:])  # one new position
     # The first step, or the sequence outgrew the window: once cropped, every token sits at a new
     # position (absolute position embeddings), so the cropped window is run again from position 0.

@@ -23,18 +23,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gptblock.block import TransformerBlock
 from gptblock.checks import check_sequence_length, check_token_ids
 from gptblock.model import GPTModel
 
 
 class KVCache:
-    """Keys and values of every block for the positions seen so far, preallocated.
+    """One block's keys and values for the positions seen so far, in memory allocated once.
 
-    ``keys[layer]`` and ``values[layer]`` have shape ``(batch, num_heads, max_len, head_dim)``;
-    positions ``0 .. length - 1`` are filled.
+    ``keys`` and ``values`` have shape ``(batch, num_heads, max_len, head_dim)``; positions
+    ``0 .. length - 1`` are filled.
 
     Args:
-        n_layers: number of transformer blocks.
         batch_size: number of sequences generated together.
         num_heads: attention heads per block.
         max_len: the most positions the cache can hold (at most the model's ``context_length``).
@@ -45,7 +45,6 @@ class KVCache:
 
     def __init__(
         self,
-        n_layers: int,
         batch_size: int,
         num_heads: int,
         max_len: int,
@@ -53,11 +52,20 @@ class KVCache:
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
     ) -> None:
-        shape = (n_layers, batch_size, num_heads, max_len, head_dim)
+        shape = (batch_size, num_heads, max_len, head_dim)
         self.keys = torch.zeros(shape, dtype=dtype, device=device)
         self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.max_len = max_len
         self.length = 0  # positions filled
+
+    def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store ``(batch, num_heads, t, head_dim)`` new keys and values; return all of them so far."""
+        start, end = self.length, self.length + keys.shape[2]
+        check_sequence_length(end, self.max_len, "KVCache")
+        self.keys[:, :, start:end] = keys
+        self.values[:, :, start:end] = values
+        self.length = end
+        return self.keys[:, :, :end], self.values[:, :, :end]
 
     def reset(self) -> None:
         """Forget every position (the memory is kept and overwritten)."""
@@ -116,16 +124,91 @@ def can_use_cache(model: nn.Module) -> bool:
     return not model.training or all(m.p == 0 for m in model.modules() if isinstance(m, nn.Dropout))
 
 
-class CachedGPT:
-    """A :class:`~gptblock.GPTModel` run incrementally with a :class:`KVCache`.
+class CachedBlock:
+    """A :class:`~gptblock.TransformerBlock` run on new positions only, its keys and values kept.
 
-    Calling it with the prompt fills the cache (the prefill); each later call with new token ids
-    appends their positions and returns the logits of the last one. It computes, within float
-    rounding, the same logits as ``model(all_ids)[:, -1]``.
+    Same steps as ``TransformerBlock.forward``; the attention writes the new positions' keys and
+    values into its :class:`KVCache` and lets the new queries attend to every position kept so far.
 
     Args:
-        model: the model; its weights are read (and the linear ones copied) now, so build a new
-            ``CachedGPT`` after changing them.
+        block: the block; its layer norms and GELU are used as they are, its linear weights are
+            copied now (fused query/key/value), so build a new one after changing them.
+        batch_size: number of sequences.
+        max_len: the most positions to hold; defaults to the block's ``context_length``.
+    """
+
+    def __init__(self, block: TransformerBlock, batch_size: int, max_len: int | None = None) -> None:
+        att = block.att
+        max_len = att.context_length if max_len is None else max_len
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= att.context_length:
+            raise ValueError(f"max_len must be an integer in [1, context_length={att.context_length}], "
+                             f"got {max_len!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        self.block = block
+        weight = att.W_query.weight
+        self.cache = KVCache(batch_size, att.num_heads, max_len, att.head_dim, dtype=weight.dtype,
+                             device=weight.device)
+        # The linear layers' weights, laid out once for products with a few rows (see _Linear).
+        self.qkv = _Linear(att.W_query, att.W_key, att.W_value, rows_hint=batch_size)  # one product, three results
+        self.out_proj = _Linear(att.out_proj, rows_hint=batch_size)
+        self.ff_in = _Linear(block.ff.layers[0], rows_hint=batch_size)
+        self.gelu = block.ff.layers[1]
+        self.ff_out = _Linear(block.ff.layers[2], rows_hint=batch_size)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(batch, t, emb_dim)`` vectors of the next ``t`` positions; returns the same shape."""
+        block = self.block
+        # Sub-block 1: attention over the cached positions and the new ones
+        shortcut = x
+        x = block.norm1(x)
+        x = self.attention(x)
+        x = block.drop_shortcut(x)
+        x = x + shortcut
+
+        # Sub-block 2: feed-forward network
+        shortcut = x
+        x = block.norm2(x)
+        x = self.ff_out(self.gelu(self.ff_in(x)))  # linear, GELU, linear
+        x = block.drop_shortcut(x)
+        x = x + shortcut
+        return x
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Causal multi-head attention of the new positions over the cached ones and themselves."""
+        att, cache = self.block.att, self.cache
+        b, t, _ = x.shape
+        if b != cache.keys.shape[0]:
+            raise ValueError(f"the cache was built for batch_size={cache.keys.shape[0]}, got shape {tuple(x.shape)}")
+        start, end = cache.length, cache.length + t
+        check_sequence_length(end, cache.max_len, "CachedBlock")
+        queries, keys, values = self.qkv(x).split(att.d_out, dim=-1)  # 3 x (b, t, d_out)
+        queries = queries.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)  # (b, heads, t, head_dim)
+        keys = keys.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)
+        values = values.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)
+
+        keys, values = cache.append(keys, values)  # (b, heads, end, head_dim): every position so far
+        if t == 1:  # one new position: it may look at everything before it
+            context = F.scaled_dot_product_attention(queries, keys, values)
+        elif start == 0:  # a whole prompt: the usual causal mask
+            context = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
+        else:  # several new positions after cached ones: rows start..end-1 of the causal mask
+            context = F.scaled_dot_product_attention(queries, keys, values, attn_mask=~att.mask[start:end, :end])
+
+        context = context.transpose(1, 2).contiguous().view(b, t, att.d_out)  # merge the heads
+        return self.out_proj(context)
+
+
+class CachedGPT:
+    """A :class:`~gptblock.GPTModel` run incrementally, one :class:`CachedBlock` per block.
+
+    Calling it with the prompt fills the caches (the prefill); each later call with new token ids
+    appends their positions and returns the logits of the last one: within float rounding,
+    ``model(all_ids)[:, -1]``.
+
+    Args:
+        model: the model; its linear weights are copied now, so build a new one after changing them.
         batch_size: number of sequences.
         max_len: the most positions to hold; defaults to the model's ``context_length``.
 
@@ -140,7 +223,7 @@ class CachedGPT:
         >>> decoder = CachedGPT(model, batch_size=1)
         >>> step_logits = decoder(ids[:, :3])  # the prompt: positions 0, 1, 2
         >>> step_logits = decoder(ids[:, 3:])  # one new position: 3
-        >>> decoder.cache.length
+        >>> decoder.length
         4
         >>> torch.allclose(step_logits, model(ids)[:, -1], atol=1e-5)
         True
@@ -149,87 +232,36 @@ class CachedGPT:
     def __init__(self, model: GPTModel, batch_size: int, max_len: int | None = None) -> None:
         if not isinstance(model, GPTModel):
             raise TypeError(f"CachedGPT needs a GPTModel, got {type(model).__name__}")
-        cfg = model.cfg
-        max_len = cfg["context_length"] if max_len is None else max_len
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= cfg["context_length"]:
-            raise ValueError(f"max_len must be an integer in [1, context_length={cfg['context_length']}], "
-                             f"got {max_len!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.model = model
-        self.batch_size = batch_size
-        first_att = model.trf_blocks[0].att
-        weight = model.tok_emb.weight
-        self.cache = KVCache(len(model.trf_blocks), batch_size, first_att.num_heads, max_len,
-                             first_att.head_dim, dtype=weight.dtype, device=weight.device)
-        # The linear layers' weights, laid out once for products with a few rows (see _Linear).
-        self.qkv = [_Linear(b.att.W_query, b.att.W_key, b.att.W_value, rows_hint=batch_size)
-                    for b in model.trf_blocks]
-        self.out_proj = [_Linear(b.att.out_proj, rows_hint=batch_size) for b in model.trf_blocks]
-        self.ff_in = [_Linear(b.ff.layers[0], rows_hint=batch_size) for b in model.trf_blocks]
-        self.ff_out = [_Linear(b.ff.layers[2], rows_hint=batch_size) for b in model.trf_blocks]
+        self.blocks = [CachedBlock(block, batch_size, max_len) for block in model.trf_blocks]
         head = model.out_head.weight.detach()
-        # (emb_dim, vocab_size), contiguous: x @ head_t streams the 50257 columns row by row.
+        # (emb_dim, vocab_size), contiguous: x @ head_t reads the 154 MB of GPT-2's head row by row.
         self.head_t = head.t().contiguous() if head.device.type == "cpu" else head.t()
 
+    @property
+    def length(self) -> int:
+        """Positions held so far."""
+        return self.blocks[0].cache.length
+
+    @property
+    def max_len(self) -> int:
+        """The most positions the caches can hold."""
+        return self.blocks[0].cache.max_len
+
     def reset(self) -> None:
-        """Empty the cache, to start again on a new (or cropped) sequence."""
-        self.cache.reset()
+        """Empty the caches, to start again on a new (or cropped) sequence."""
+        for block in self.blocks:
+            block.cache.reset()
 
     @torch.no_grad()
     def __call__(self, idx: torch.Tensor) -> torch.Tensor:
-        """Append the positions of ``idx`` ``(batch, t)`` and return the last one's logits ``(batch, vocab)``."""
-        model, cache = self.model, self.cache
-        check_token_ids(idx, model.cfg["vocab_size"], cache.max_len - cache.length, "CachedGPT")
-        if idx.shape[0] != self.batch_size:
-            raise ValueError(f"CachedGPT was built for batch_size={self.batch_size}, got ids of shape "
-                             f"{tuple(idx.shape)}")
-        start = cache.length
-        positions = torch.arange(start, start + idx.shape[1], device=idx.device)
+        """Append the positions of ``idx`` ``(batch, t)``; return the last one's logits ``(batch, vocab_size)``."""
+        model = self.model
+        check_token_ids(idx, model.cfg["vocab_size"], self.max_len - self.length, "CachedGPT")
+        positions = torch.arange(self.length, self.length + idx.shape[1], device=idx.device)
         x = model.tok_emb(idx) + model.pos_emb(positions)  # (b, t, emb_dim)
         x = model.drop_emb(x)
-        for layer, block in enumerate(model.trf_blocks):
-            x = self._block(layer, block, x, start)
-        cache.length = start + idx.shape[1]
+        for block in self.blocks:
+            x = block(x)
         x = model.final_norm(x[:, -1, :])  # only the last position predicts the next token
         return x @ self.head_t  # (b, vocab_size)
-
-    def _block(self, layer: int, block: nn.Module, x: torch.Tensor, start: int) -> torch.Tensor:
-        # TransformerBlock.forward, with the attention reading and extending the cache.
-        shortcut = x
-        x = block.norm1(x)
-        x = self._attention(layer, block.att, x, start)
-        x = block.drop_shortcut(x)
-        x = x + shortcut
-
-        shortcut = x
-        x = block.norm2(x)
-        x = self.ff_out[layer](block.ff.layers[1](self.ff_in[layer](x)))  # linear, GELU, linear
-        x = block.drop_shortcut(x)
-        x = x + shortcut
-        return x
-
-    def _attention(self, layer: int, att: nn.Module, x: torch.Tensor, start: int) -> torch.Tensor:
-        b, t, _ = x.shape
-        end = start + t
-        check_sequence_length(end, self.cache.max_len, "CachedGPT")
-        queries, keys, values = self.qkv[layer](x).split(att.d_out, dim=-1)  # 3 x (b, t, d_out)
-        queries = queries.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)  # (b, heads, t, head_dim)
-        keys = keys.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)
-        values = values.view(b, t, att.num_heads, att.head_dim).transpose(1, 2)
-
-        # Store the new positions' keys and values, then attend over every position kept so far.
-        self.cache.keys[layer, :, :, start:end] = keys
-        self.cache.values[layer, :, :, start:end] = values
-        keys = self.cache.keys[layer, :, :, :end]  # (b, heads, end, head_dim)
-        values = self.cache.values[layer, :, :, :end]
-        if t == 1:  # one new position: it may look at everything before it
-            context = F.scaled_dot_product_attention(queries, keys, values)
-        elif start == 0:  # the prefill: the usual causal mask
-            context = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
-        else:  # several new positions after cached ones: rows start..end-1 of the causal mask
-            allowed = ~att.mask[start:end, :end]
-            context = F.scaled_dot_product_attention(queries, keys, values, attn_mask=allowed)
-
-        context = context.transpose(1, 2).contiguous().view(b, t, att.d_out)
-        return self.out_proj[layer](context)

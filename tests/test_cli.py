@@ -86,8 +86,6 @@ def test_help_in_the_usual_style():
     for option in ("--weights PATH", "--prompt TEXT", "--max-new-tokens N", "--temperature T", "--top-k K",
                    "--seed S"):
         assert option in result.stdout
-    top = run_cli("--help")
-    assert top.returncode == 0 and "generate" in top.stdout
 
 
 def test_missing_file(tmp_path):
@@ -115,3 +113,29 @@ def test_bad_arguments_exit_with_usage():
     result = run_cli("generate", "--weights", "x", "--prompt", "Hi", "--max-new-tokens", "-3")
     assert result.returncode == 2
     assert "--max-new-tokens: must be an integer >= 0" in result.stderr
+
+
+def test_the_progress_bar_advances_once_per_generated_token(checkpoint, monkeypatch, capsys):
+    """In-process: the bar's hook fires once per step, with the KV cache (the default) as without it."""
+    import gptblock.cli as cli
+
+    updates = []
+
+    class RecordingBar:
+        def __init__(self, *args, total=None, **kwargs):
+            self.total = total
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def update(self, n):
+            updates.append(n)
+
+    monkeypatch.setattr(cli, "tqdm", RecordingBar)
+    monkeypatch.setenv("GPTBLOCK_TOKENIZER_DIR", str(TOKENIZER_DIR))
+    assert cli.main(["generate", "--weights", str(checkpoint), "--prompt", PROMPT, "--max-new-tokens", "7"]) == 0
+    assert sum(updates) == 7
+    assert capsys.readouterr().out.startswith(PROMPT)

@@ -95,7 +95,7 @@ def test_several_new_positions_after_cached_ones():
     decoder(ids[:, :3])
     logits = decoder(ids[:, 3:7])  # four positions at once, causal among themselves
     torch.testing.assert_close(logits, model(ids[:, :7])[:, -1], atol=1e-5, rtol=0)
-    assert decoder.cache.length == 7
+    assert decoder.length == 7
     decoder.reset()
     torch.testing.assert_close(decoder(ids), model(ids)[:, -1], atol=1e-5, rtol=0)
 
@@ -110,8 +110,8 @@ def test_stacked_linear_equals_the_separate_ones():
 
 
 def test_kv_cache_is_preallocated():
-    cache = KVCache(n_layers=3, batch_size=2, num_heads=4, max_len=10, head_dim=8)
-    assert cache.keys.shape == cache.values.shape == (3, 2, 4, 10, 8)
+    cache = KVCache(batch_size=2, num_heads=4, max_len=10, head_dim=8)
+    assert cache.keys.shape == cache.values.shape == (2, 4, 10, 8)
     assert cache.length == 0
 
 
