@@ -68,6 +68,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 
 
 def _notebook_cache_paths(config: MkDocsConfig, jupyter) -> set[pathlib.Path]:
+    """The cache file of every notebook of every language, as mkdocs-jupyter 0.26 names them."""
     from mkdocs_jupyter.plugin import _compute_cache_key, _get_cache_path
 
     paths = set()
@@ -83,9 +84,10 @@ def _notebook_cache_paths(config: MkDocsConfig, jupyter) -> set[pathlib.Path]:
 @event_priority(100)  # before mkdocs-jupyter evicts the entries this language's build did not use
 def on_post_build(config: MkDocsConfig) -> None:
     jupyter = _jupyter(config)
-    if jupyter is None or not jupyter.config["cache"]:
+    used = getattr(jupyter, "_used_cache_paths", None)
+    if jupyter is None or not jupyter.config["cache"] or used is None:
         return
-    jupyter._used_cache_paths |= _notebook_cache_paths(config, jupyter)
+    used |= _notebook_cache_paths(config, jupyter)
     current = pathlib.Path(jupyter.config["cache_dir"])
     if current.parent.is_dir():
         for stale in current.parent.iterdir():

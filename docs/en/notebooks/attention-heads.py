@@ -42,7 +42,7 @@ print(num_tokens, "tokens:", labels)
 #
 # Cards of 16 numbers (random, multiplied by 3 so that the preferences show, as on the page), four
 # heads of 4 numbers. Queries and keys are split into heads and multiplied, the future is covered
-# with −∞, the scores are scaled by √4 and softmax is applied row by row.
+# with -∞, the scores are scaled by √4 and softmax is applied row by row.
 
 # %%
 torch.manual_seed(123)

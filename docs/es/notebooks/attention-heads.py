@@ -42,7 +42,7 @@ print(num_tokens, "tokens:", labels)
 #
 # Fichas de 16 números (al azar, multiplicadas por 3 para que las preferencias se noten, como en
 # la página), cuatro cabezas de 4 números. Las consultas y las claves se dividen por cabezas, se
-# multiplican, se tapa el futuro con −∞, se escala por √4 y se aplica softmax fila a fila.
+# multiplican, se tapa el futuro con -∞, se escala por √4 y se aplica softmax fila a fila.
 
 # %%
 torch.manual_seed(123)

@@ -17,6 +17,8 @@
 # semilla— y lo dibuja en escala logarítmica, y después lo repite con una pila de 20 capas.
 
 # %%
+from itertools import pairwise
+
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -30,7 +32,7 @@ class DeepStack(nn.Module):
         self.use_shortcut = use_shortcut
         self.layers = nn.ModuleList(
             nn.Sequential(nn.Linear(n_in, n_out), GELU())
-            for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])
+            for n_in, n_out in pairwise(layer_sizes)
         )
 
     def forward(self, x):
@@ -62,7 +64,7 @@ def compare(depth):
 
 plain9, highway9 = compare(9)
 print("layer   no shortcut   shortcut")
-for i, (g_plain, g_highway) in enumerate(zip(plain9, highway9)):
+for i, (g_plain, g_highway) in enumerate(zip(plain9, highway9, strict=True)):
     print(f"{i:>5}   {g_plain:>11.2e}   {g_highway:>8.2e}")
 
 # %% [markdown]
