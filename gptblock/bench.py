@@ -282,10 +282,27 @@ def memory_case(case: str, batch: int, tokens: int) -> dict[str, float]:
     kwargs = {"attention_mask": causal_additive_mask(tokens)} if case == "HF eager" else {}
     with torch.no_grad():
         mod(x[:, :8], **({"attention_mask": causal_additive_mask(8)} if kwargs else {}))  # load the kernels
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = peak_rss_kib(reset=True)
         mod(x, **kwargs)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        after = peak_rss_kib()
     return {"peak_extra_mib": (after - before) / 1024, "input_mib": x.numel() * 4 / 2**20}
+
+
+def peak_rss_kib(reset: bool = False) -> int:
+    """This process's peak resident memory (KiB); ``reset`` first brings the peak down to the current size.
+
+    Linux's ``ru_maxrss`` survives fork and exec (a child starts with its parent's peak), so the
+    peak is read from ``/proc/self/status`` (VmHWM), which ``/proc/self/clear_refs`` can reset.
+    """
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if reset:
+        Path("/proc/self/clear_refs").write_text("5")
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def memory_rows(batch: int, tokens: int) -> list[dict[str, Any]]:
