@@ -12,9 +12,9 @@ Only the last position's logits are computed: the output head is the largest mat
 
 The model's embeddings, layer norms and GELU are used as they are. The linear layers' weights are
 copied once per :class:`CachedGPT` into the layout the CPU's fastest kernel for a few rows wants:
-query, key and value stacked into one matrix (one product instead of three), packed for oneDNN when
-PyTorch has it (float32 on the CPU), and the output head transposed. The copies are made without
-gradients; a cache is for inference.
+query, key and value stacked into one matrix (one product instead of three), and every weight,
+the output head's included, packed for oneDNN when PyTorch has it (float32 on the CPU). The copies
+are made without gradients; a cache is for inference.
 """
 
 from __future__ import annotations
@@ -89,9 +89,13 @@ class _Linear:
             else:
                 bias = torch.cat([b if b is not None else weight.new_zeros(lin.out_features)
                                   for b, lin in zip(biases, linears, strict=True)]).detach()
-            self.packed = _can_pack(weight)
-            if self.packed:
-                weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint)
+            self.packed = False
+            if _can_pack(weight):
+                try:
+                    weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint)
+                    self.packed = True
+                except RuntimeError:  # a build of PyTorch whose oneDNN cannot pack it: the plain weight works
+                    pass
         self.weight = weight
         self.bias = bias
 
@@ -234,9 +238,7 @@ class CachedGPT:
             raise TypeError(f"CachedGPT needs a GPTModel, got {type(model).__name__}")
         self.model = model
         self.blocks = [CachedBlock(block, batch_size, max_len) for block in model.trf_blocks]
-        head = model.out_head.weight.detach()
-        # (emb_dim, vocab_size), contiguous: x @ head_t reads the 154 MB of GPT-2's head row by row.
-        self.head_t = head.t().contiguous() if head.device.type == "cpu" else head.t()
+        self.out_head = _Linear(model.out_head, rows_hint=batch_size)  # 154 MB in GPT-2 124M, read once a step
 
     @property
     def length(self) -> int:
@@ -264,4 +266,4 @@ class CachedGPT:
         for block in self.blocks:
             x = block(x)
         x = model.final_norm(x[:, -1, :])  # only the last position predicts the next token
-        return x @ self.head_t  # (b, vocab_size)
+        return self.out_head(x)  # (b, vocab_size)

@@ -37,10 +37,10 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_hidden_states(x, self.emb_dim, "LayerNorm", exact_dims=None)
-        if x.numel() == 0:  # an empty batch: nothing to normalise (x.var would warn about 0 elements)
+        if x.numel() == 0:  # an empty batch: nothing to normalise
             return self.scale * x + self.shift
         mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1), biased as in GPT-2
+        var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # (..., 1), biased (divided by emb_dim) as in GPT-2
         norm_x = (x - mean) / torch.sqrt(var + self.eps)  # (..., emb_dim)
         return self.scale * norm_x + self.shift
 
