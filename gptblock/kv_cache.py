@@ -92,9 +92,14 @@ class _Linear:
             self.packed = False
             if _can_pack(weight):
                 try:
-                    weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint)
-                    self.packed = True
-                except RuntimeError:  # a build of PyTorch whose oneDNN cannot pack it: the plain weight works
+                    packed = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint)
+                    # These ops are private: prove that this PyTorch runs them as expected before relying on them.
+                    probe = weight.new_ones(1, weight.shape[1])
+                    expected = F.linear(probe, weight, bias)
+                    got = torch.ops.mkldnn._linear_pointwise(probe, packed, bias, "none", [], "")
+                    if got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+                        weight, self.packed = packed, True
+                except (RuntimeError, TypeError):  # a PyTorch whose oneDNN cannot do it: the plain weight works
                     pass
         self.weight = weight
         self.bias = bias
