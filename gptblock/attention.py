@@ -22,9 +22,7 @@ class MultiHeadAttention(nn.Module):
     so that the random numbers are drawn exactly as in the reference implementation. When nothing
     is random (``eval()`` mode or ``dropout=0``), PyTorch's fused
     ``scaled_dot_product_attention`` gives the same result faster and without the score matrix.
-    The fused path also computes the three projections as one product, with the weights of
-    ``W_query``, ``W_key`` and ``W_value`` stacked (:meth:`stacked_projections`); they stay three
-    separate layers. Set ``allow_fused = False`` to always take the explicit path.
+    Set ``allow_fused = False`` to always take the explicit path.
 
     Args:
         d_in: width of the input vectors.
@@ -88,12 +86,9 @@ class MultiHeadAttention(nn.Module):
         b, num_tokens, _ = x.shape
         check_sequence_length(num_tokens, self.context_length, "MultiHeadAttention")
 
-        if self.uses_fused_path():  # the same three projections as one product of stacked weights: faster
-            queries, keys, values = self.stacked_projections(x).split(self.d_out, dim=-1)
-        else:
-            keys = self.W_key(x)  # (b, T, d_out)
-            queries = self.W_query(x)
-            values = self.W_value(x)
+        keys = self.W_key(x)  # (b, T, d_out)
+        queries = self.W_query(x)
+        values = self.W_value(x)
 
         # Split the width into heads: (b, T, d_out) -> (b, num_heads, T, head_dim)
         keys = keys.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
@@ -112,14 +107,6 @@ class MultiHeadAttention(nn.Module):
     def uses_fused_path(self) -> bool:
         """True when attention is deterministic (no dropout is drawn) and fusing is allowed."""
         return self.allow_fused and not (self.training and self.dropout.p > 0)
-
-    def stacked_projections(self, x: torch.Tensor) -> torch.Tensor:
-        """``W_query(x)``, ``W_key(x)`` and ``W_value(x)`` side by side, ``(b, T, 3 * d_out)``, in one product."""
-        weight = torch.cat([self.W_query.weight, self.W_key.weight, self.W_value.weight])  # (3 * d_out, d_in)
-        bias = None
-        if self.W_query.bias is not None:
-            bias = torch.cat([self.W_query.bias, self.W_key.bias, self.W_value.bias])
-        return F.linear(x, weight, bias)
 
     def explicit_attention(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """softmax(Q Kᵀ / sqrt(head_dim), future masked) · V, with dropout on the weights."""

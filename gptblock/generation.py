@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 
 import torch
@@ -98,12 +99,15 @@ def generate(
         torch.Size([1, 13])
     """
     _check_generation_args(model, idx, max_new_tokens, context_size)
-    if isinstance(temperature, bool) or not isinstance(temperature, Real) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, Real) or not 0 <= temperature < math.inf:
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
     vocab_size = _vocab_size(model)
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
                               or (vocab_size is not None and top_k > vocab_size)):
         raise ValueError(f"top_k must be an integer in [1, vocab_size={vocab_size}], got {top_k!r}")
+    if eos_id is not None and (isinstance(eos_id, bool) or not isinstance(eos_id, int) or eos_id < 0
+                               or (vocab_size is not None and eos_id >= vocab_size)):
+        raise ValueError(f"eos_id must be a token id in [0, vocab_size={vocab_size}), got {eos_id!r}")
 
     if not isinstance(use_cache, bool):
         raise ValueError(f"use_cache must be True or False, got {use_cache!r}")

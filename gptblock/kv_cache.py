@@ -264,7 +264,10 @@ class CachedGPT:
     def __call__(self, idx: torch.Tensor) -> torch.Tensor:
         """Append the positions of ``idx`` ``(batch, t)``; return the last one's logits ``(batch, vocab_size)``."""
         model = self.model
-        check_token_ids(idx, model.cfg["vocab_size"], self.max_len - self.length, "CachedGPT")
+        check_token_ids(idx, model.cfg["vocab_size"], model.cfg["context_length"], "CachedGPT")
+        if self.length + idx.shape[1] > self.max_len:
+            raise ValueError(f"CachedGPT: {self.length} positions held + {idx.shape[1]} new exceed "
+                             f"max_len={self.max_len}; call reset() and run the cropped window again")
         positions = torch.arange(self.length, self.length + idx.shape[1], device=idx.device)
         x = model.tok_emb(idx) + model.pos_emb(positions)  # (b, t, emb_dim)
         x = model.drop_emb(x)

@@ -180,10 +180,16 @@ def test_hidden_states_of_the_wrong_rank(block, no_matmul):
 
 # --- generation arguments --------------------------------------------------------------------
 
-@pytest.mark.parametrize("temperature", [-0.5, -1, "1.0", None])
+@pytest.mark.parametrize("temperature", [-0.5, -1, "1.0", None, float("nan"), float("inf")])
 def test_generate_bad_temperature(model, temperature):
-    with pytest.raises(ValueError, match=rf"temperature must be a number >= 0, got {temperature!r}"):
+    with pytest.raises(ValueError, match=rf"temperature must be a finite number >= 0, got {temperature!r}"):
         generate(model, torch.tensor([[1]]), 2, 16, temperature=temperature)
+
+
+@pytest.mark.parametrize("eos_id", [-1, 99, 1.0, True])
+def test_generate_bad_eos_id(model, eos_id):
+    with pytest.raises(ValueError, match=rf"eos_id must be a token id in \[0, vocab_size=99\), got {eos_id!r}"):
+        generate(model, torch.tensor([[1]]), 2, 16, eos_id=eos_id)
 
 
 @pytest.mark.parametrize("top_k", [0, -3, 100, 2.0, True])

@@ -38,8 +38,10 @@ def test_notebook_is_a_python_percent_notebook(path: Path) -> None:
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+    plt.close("all")
     try:
-        namespace = runpy.run_path(str(path), run_name="__main__")
+        runpy.run_path(str(path), run_name="__main__")
+        figures = plt.get_fignums()
     finally:
         plt.close("all")
-    assert namespace, f"{path} ran but left no namespace"
+    assert figures, f"{path} ran but drew no figure"

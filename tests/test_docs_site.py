@@ -52,7 +52,10 @@ SCRIPT_URL = re.compile(r"""(?:import\(|\bfrom\s|src\s*=\s*)\s*['"`]((?:https?:)
 def _newest(paths: list[Path]) -> float:
     newest = 0.0
     for path in paths:
-        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        files = [path] if path.is_file() else [
+            p for p in path.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"  # written by imports, not edits
+        ]
         newest = max([newest, *(f.stat().st_mtime for f in files)])
     return newest
 

@@ -144,8 +144,8 @@ def test_cached_gpt_errors():
     with pytest.raises(ValueError, match="batch_size=2"):
         decoder(torch.zeros(1, 2, dtype=torch.long))
     decoder(torch.zeros(2, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match="context_length"):
-        decoder(torch.zeros(2, 2, dtype=torch.long))  # 3 + 2 > 4 positions
+    with pytest.raises(ValueError, match=r"3 positions held \+ 2 new exceed max_len=4"):
+        decoder(torch.zeros(2, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="use_cache"):
         generate(model, torch.zeros(1, 2, dtype=torch.long), 1, 8, use_cache="yes")
 

@@ -6,6 +6,7 @@ need transformers; tests/test_transformers_equality.py loads files that transfor
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -277,11 +278,37 @@ def test_no_file_is_ever_unpickled():
                if p.suffix in (".py", ".md")]
     assert len(sources) > 10
     for source in sources:
-        for call in re.findall(r"torch\.load\((?![\"')])[^)]*\)", source.read_text(encoding="utf-8")):
-            assert "weights_only=True" in call, f"{source}: {call}"
+        for code in _python_code(source):
+            for node in ast.walk(ast.parse(code)):
+                if isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.load":
+                    keywords = {k.arg: k.value for k in node.keywords}
+                    flag = keywords.get("weights_only")
+                    assert isinstance(flag, ast.Constant) and flag.value is True, f"{source}: {ast.unparse(node)}"
     text = Path(weights_module.__file__).read_text(encoding="utf-8")
     assert "torch.load(" not in text
     assert "import pickle" not in text
+
+
+def _python_code(source: Path) -> list[str]:
+    """The Python in a .py file, or in the ```python fences of a page (doctest prompts removed)."""
+    text = source.read_text(encoding="utf-8")
+    if source.suffix == ".py":
+        return [text]
+    blocks = re.findall(r"^```(?:python|py|pycon)[^\n]*\n(.*?)^```", text, flags=re.S | re.M)
+    code = []
+    for block in blocks:
+        lines = block.splitlines()
+        if any(line.startswith(">>>") for line in lines):  # keep the statements, drop the printed output
+            lines = [line[4:] for line in lines if line.startswith((">>> ", "... ")) or line in (">>>", "...")]
+        code.append("\n".join(lines))
+    return code
+
+
+def test_the_unpickling_check_sees_every_form_of_torch_load(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text('```python\n>>> torch.load("model.pth")\n```\n', encoding="utf-8")
+    calls = [ast.unparse(n) for c in _python_code(page) for n in ast.walk(ast.parse(c)) if isinstance(n, ast.Call)]
+    assert calls == ["torch.load('model.pth')"]
 
 
 # ------------------------------------------------------------------------------------ checkpoints
