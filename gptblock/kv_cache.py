@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from gptblock.block import TransformerBlock
 from gptblock.checks import check_sequence_length, check_token_ids
+from gptblock.config import check_positive_int
 from gptblock.model import GPTModel
 
 
@@ -152,8 +153,7 @@ class CachedBlock:
         if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= att.context_length:
             raise ValueError(f"max_len must be an integer in [1, context_length={att.context_length}], "
                              f"got {max_len!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         self.block = block
         weight = att.W_query.weight
         self.cache = KVCache(batch_size, att.num_heads, max_len, att.head_dim, dtype=weight.dtype,

@@ -40,8 +40,9 @@ class LayerNorm(nn.Module):
         if x.numel() == 0:  # an empty batch: nothing to normalise
             return self.scale * x + self.shift
         mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
-        var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # (..., 1), biased (divided by emb_dim) as in GPT-2
-        norm_x = (x - mean) / torch.sqrt(var + self.eps)  # (..., emb_dim)
+        centered = x - mean  # (..., emb_dim)
+        var = (centered**2).mean(dim=-1, keepdim=True)  # (..., 1), biased (divided by emb_dim) as in GPT-2
+        norm_x = centered / torch.sqrt(var + self.eps)  # (..., emb_dim)
         return self.scale * norm_x + self.shift
 
     def extra_repr(self) -> str:
