@@ -49,6 +49,10 @@ for t in range(num_tokens):
 # varianza de 0,01 el colchón ε = 10⁻⁵ del denominador ya se nota.
 
 # %%
+# Los números que cita el texto, comprobados:
+assert round(float(before_var[0]), 2) == 0.01 and round(float(before_var[-1]), -4) == 10_000
+assert round(float(after_var[0]), 3) == 0.999 and norm.eps == 1e-5
+
 tokens = range(num_tokens)
 fig, axes = plt.subplots(2, 2, figsize=(10, 6), dpi=80, sharex=True)
 axes[0, 0].bar(tokens, before_mean, color="tab:gray")
