@@ -299,7 +299,7 @@ def mermaid_graph(source: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], 
             continue
         labels += [label.strip('"|') for label in _MERMAID_LABEL.findall(line)]
         bare = _MERMAID_LABEL.sub("", line)
-        labels += [m.group(0)[1:-1] for m in _MERMAID_SHAPE.finditer(bare) if m.group(0)[1:-1].strip()]
+        labels += [m.group(0)[1:-1] for m in _MERMAID_SHAPE.finditer(bare) if m.group(0).strip("()[]{}> ")]
         bare = _MERMAID_SHAPE.sub(" ", bare)
         if bare.strip().startswith("subgraph"):
             ids = re.findall(r"[A-Za-z_][\w]*", bare.strip()[len("subgraph") :])
@@ -676,8 +676,17 @@ def section_stamps(page: Page) -> list[dict]:
     return [{"section": heading, "blocks": [chunk_hash(c) for _, c in chunks]} for heading, chunks in sections(page)]
 
 
-def shorten(text: str, width: int = 300) -> str:
-    return textwrap.shorten(text, width=width, placeholder=" […]") if text else "(no text)"
+def shorten(text: str, width: int = 300, around: str = "") -> str:
+    """``text`` on one line, cut to about ``width`` characters, keeping ``around`` in view if given."""
+    text = " ".join(text.split())
+    if not text:
+        return "(no text)"
+    focus = text.find(around) if around else -1
+    if len(text) <= width or focus < width // 2:
+        return textwrap.shorten(text, width=width, placeholder=" […]")
+    start = max(0, min(focus - width // 2, len(text) - width))
+    end = start + width
+    return ("[…] " if start else "") + text[start:end] + (" […]" if end < len(text) else "")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -694,10 +703,10 @@ def align(source: list[Block], target: list[Block]) -> list[tuple[str, int, int,
     return matcher.get_opcodes()
 
 
-def show(language: str, block: Block | None, width: int = 400) -> str:
+def show(language: str, block: Block | None, width: int = 400, around: str = "") -> str:
     if block is None:
         return f"  {language}: (end of page)"
-    return f"  {language}: {block.describe()}: {shorten(block.text, width)}"
+    return f"  {language}: {block.describe()}: {shorten(block.text, width, around)}"
 
 
 def where(relative: str, es_block: Block | None, en_block: Block | None) -> str:
@@ -766,6 +775,12 @@ def number_problems(relative: str) -> list[str]:
                 problems.append(
                     f"{where(relative, es_block, en_block)}: the numbers differ "
                     f"(only in {SOURCE}: {only_es}; only in {TARGET}: {only_en})\n"
-                    f"{show(SOURCE, es_block)}\n{show(TARGET, en_block)}"
+                    f"{show(SOURCE, es_block, around=_first_text(es_block, only_es))}\n"
+                    f"{show(TARGET, en_block, around=_first_text(en_block, only_en))}"
                 )
     return problems
+
+
+def _first_text(block: Block, values: list[str]) -> str:
+    """How the first of ``values`` is written in ``block``, to show the text around it."""
+    return next((n.text for n in block.numbers if n.value in values), "")

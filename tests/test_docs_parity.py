@@ -169,13 +169,26 @@ def _describe(kind: str, line: int | None, source: str) -> str:
     return f"{kind}{where}:\n{textwrap.indent(source.rstrip(), '    | ')}"
 
 
+def _first_example(key_a: object, key_b: object, src_a: str) -> str:
+    """For two doctest blocks: which example parts first, and how (its code, or its output)."""
+    if not (isinstance(key_a, list) and isinstance(key_b, list)):
+        return ""
+    examples_a = doctest.DocTestParser().get_examples(textwrap.dedent(src_a))
+    for n, (a, b) in enumerate(zip(key_a, key_b, strict=False)):
+        if a != b:
+            what = "its code" if a[0] != b[0] else f"its output (strings masked): {a[1]!r} / {b[1]!r}"
+            return f": example {n + 1}, >>> {examples_a[n].source.strip()!r}, differs in {what}"
+    return f": {len(key_a)} examples in es, {len(key_b)} in en"
+
+
 def compare(relative: str, left: list, right: list) -> list[str]:
     problems = []
     for index, (a, b) in enumerate(zip(left, right, strict=False)):
         (kind_a, (key_a, line_a, src_a)), (kind_b, (key_b, line_b, src_b)) = a, b
         if kind_a != kind_b or key_a != key_b:
+            detail = _first_example(key_a, key_b, src_a)
             problems.append(
-                f"{relative}: block #{index} differs between the languages\n"
+                f"{relative}: block #{index} differs between the languages{detail}\n"
                 f"  es {_describe(kind_a, line_a, src_a)}\n  en {_describe(kind_b, line_b, src_b)}"
             )
             break  # the first difference is enough to point at the place

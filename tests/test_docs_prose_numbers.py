@@ -84,7 +84,7 @@ def test_prose_numbers_come_from_the_page_code(relative: str, language: str) -> 
     page = read_page(relative, language)
     missing = unexplained(page)
     lines = [
-        f"  line {block.line}, section «{block.section}»: {number.text!r} in: {shorten(block.text, 240)}"
+        f"  line {block.line}, section «{block.section}»: {number.text!r} in: {shorten(block.text, 240, number.text)}"
         for block, number in missing
     ]
     assert not missing, (
