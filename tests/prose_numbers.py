@@ -29,6 +29,8 @@ PAGES: dict[str, dict[str, str]] = {
     "index.md": {
         "3.10": "the lowest Python version the project supports (pyproject.toml: requires-python)",
         "2.2": "the oldest torch the project supports (pyproject.toml: torch>=2.2)",
+        "190": "the size in MB of torch's CPU wheel (torch-2.13.0+cpu, Linux x86_64)",
+        "3": "about 3 GB: the CUDA libraries that torch from PyPI pulls on Linux",
     },
     "transformer-block.md": {
         "4.13": "the number of the book's figure this page redraws",
