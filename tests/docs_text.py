@@ -11,8 +11,8 @@ formulas, code blocks. Each block carries
   English 0.80 and 2,360,064; inside `code spans`, Python's);
 * where it is (line, section heading) and its text, to show an editor both sides of a difference.
 
-``python tests/stamp_translations.py`` and the tests ``tests/test_docs_*.py`` use this module; it
-has no test of its own to run.
+``python tests/stamp_translations.py`` and the tests ``tests/test_docs_*.py`` use this module;
+``tests/test_docs_text.py`` checks that it sees each kind of difference.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ _PATTERNS = {
     ),
 }
 _TEX_POWER = re.compile(r"(?<![\w.])10\^\{?(?P<power>[-+]?\d+)\}?")  # 10^{-5} in TeX: 1e-5
+_SPANISH_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+")
 _VERSION = re.compile(r"(?<![\w.,])\d+(?:\.\d+){2,}(?![\w.]*\d)")  # 2.13.0, one number in any language
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile("[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
@@ -119,8 +120,10 @@ def find_numbers(text: str, convention: str) -> list[Number]:
     """
     numbers: list[Number] = []
     for match in _VERSION.finditer(text):
+        if convention == "es" and _SPANISH_THOUSANDS.fullmatch(match.group(0)):
+            continue  # 2.360.064: thousands, read below
         numbers.append(Number(match.group(0), match.group(0), match.start()))
-    text = _VERSION.sub(lambda m: " " * len(m.group(0)), text)
+        text = text[: match.start()] + " " * len(match.group(0)) + text[match.end() :]
     for match in _TEX_POWER.finditer(text):
         numbers.append(Number(match.group(0), "1e" + match.group("power").lstrip("+"), match.start()))
     text = _TEX_POWER.sub(lambda m: " " * len(m.group(0)), text)
@@ -561,6 +564,13 @@ def notebook_cells(path: Path) -> list[Cell]:
         start = markers[n] + 2 if len(markers) == len(notebook.cells) else 0
         cells.append(Cell(cell.cell_type, cell.source, start))
     return cells
+
+
+def read_markdown(text: str, language: str) -> list[Block]:
+    """The blocks of a Markdown text, links as written (``tests/test_docs_text.py`` tries the reader)."""
+    reader = _Reader(language, 0, [Section("")])
+    reader.read(text)
+    return reader.blocks
 
 
 @cache

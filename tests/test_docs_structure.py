@@ -9,7 +9,7 @@ code blocks of the same language (shell listings with the same commands) and lin
 Notebooks are compared cell by cell, their Markdown cells block by block.
 
 A failure names the page, the section and the first place where the two sides part, and shows both.
-Read by ``tests/docs_text.py``.
+The pages are read by ``tests/docs_text.py``.
 """
 
 from __future__ import annotations
