@@ -174,7 +174,6 @@ class Block:
     links: tuple[str, ...] = ()  # link and image targets, normalised (see _link_key)
     numbers: list[Number] = field(default_factory=list)  # in the text, language conventions applied
     link_numbers: list[Number] = field(default_factory=list)  # those of them inside link texts
-    heading_numbers: bool = False  # the numbers are a heading's (chapter numbers, names)
 
     @property
     def signature(self) -> tuple:
@@ -214,9 +213,9 @@ _GENERATED = re.compile(r"<!--\s*[\w-]+:(?P<edge>start|end)\s*-->$")
 _TAB = re.compile(r'^(?P<indent>[ \t]*)===(?P<plus>\+?)[ \t]+(?P<title>".*")[ \t]*$', re.MULTILINE)
 
 
-def _inline_parts(token: Token) -> tuple[list[tuple[str, str]], list[str], list[str]]:
-    """An inline token as (text, kind) parts, kind being "text", "code", "math" or "link text"; its
-    link/image targets; and the alt texts of its images."""
+def _inline_parts(token: Token) -> tuple[list[tuple[str, str]], list[str]]:
+    """An inline token as (text, kind) parts, kind being "text", "code", "math" or "link text" (an
+    image counts by its alt text), and its link and image targets."""
     parts: list[tuple[str, str]] = []
     links: list[str] = []
     in_link = 0
@@ -239,7 +238,7 @@ def _inline_parts(token: Token) -> tuple[list[tuple[str, str]], list[str], list[
             continue
         elif child.content:
             parts.append((child.content, "link text" if in_link else "text"))
-    return parts, links, []
+    return parts, links
 
 
 def _numbers_of(parts: list[tuple[str, str]], language: str) -> tuple[list[Number], list[Number]]:
@@ -434,13 +433,13 @@ class _Reader:
             if kind == "heading_open":
                 inline = tokens[index + 1]
                 self.headings.append(self.section.heading)
-                parts, links, _ = _inline_parts(inline)
-                self.add("heading", token, (int(token.tag[1]),), parts, links, heading_numbers=True)
+                parts, links = _inline_parts(inline)
+                self.add("heading", token, (int(token.tag[1]),), parts, links)
                 index += 3
                 continue
             if kind == "paragraph_open":
                 inline = tokens[index + 1]
-                parts, links, _ = _inline_parts(inline)
+                parts, links = _inline_parts(inline)
                 self.add("list item" if list_item_start else "paragraph", token, (), parts, links)
                 list_item_start = False
                 index += 3
@@ -460,7 +459,7 @@ class _Reader:
             elif kind == "admonition_open":
                 tag = token.meta.get("tag", "")
                 title = tokens[index + 2] if tokens[index + 1].type == "admonition_title_open" else None
-                parts, links, _ = _inline_parts(title) if title is not None else ([], [], [])
+                parts, links = _inline_parts(title) if title is not None else ([], [])
                 self.add("admonition", token, (token.markup, tag), parts, links)
                 index += 4 if title is not None else 1  # past the title: open, inline, close
                 continue
@@ -499,16 +498,17 @@ class _Reader:
                 rows[-1][1].append(_inline_parts(token))
             index += 1
         columns = max((len(cells) for _, cells in rows), default=0)
-        self.add("table", table, (len(rows), columns))
+        table_block = self.add("table", table, (len(rows), columns))
         for row_token, cells in rows:
             parts: list[tuple[str, str]] = []
             links: list[str] = []
-            for n, (cell_parts, cell_links, _) in enumerate(cells):
+            for n, (cell_parts, cell_links) in enumerate(cells):
                 if n:
                     parts.append((" | ", "text"))
                 parts += cell_parts
                 links += cell_links
-            self.add("row", row_token if row_token.map else table, (), parts, links)
+            row = self.add("row", row_token if row_token.map else table, (), parts, links)
+            table_block.text = table_block.text or f"header: {row.text}"
         return index + 1
 
     def _fence(self, token: Token) -> None:
