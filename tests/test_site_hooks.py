@@ -161,3 +161,21 @@ def test_each_language_of_the_built_site_has_its_own_search_index(site: Path) ->
     assert (site / "en" / "sitemap.xml").is_file(), "Material fetches <language base>/sitemap.xml"
     not_found = (site / "404.html").read_text(encoding="utf-8")
     assert 'lang="es"' in not_found and 'lang="en"' in (site / "en" / "404.html").read_text(encoding="utf-8")
+
+
+# Interface text one language's pages must not show in the other's.
+FOREIGN_INTERFACE_TEXT = {
+    "es": ["Permanent link", "Made with", "Copy to clipboard", "Copied!", "No description has been provided",
+           "404 - Not found"],
+    "en": ["Enlace permanente", "Hecho con", "Copiar al portapapeles", "Página no encontrada"],
+}
+
+
+def test_pages_speak_only_their_language(site: Path) -> None:
+    found = []
+    for page in sorted(site.rglob("*.html")):
+        relative = page.relative_to(site).as_posix()
+        language = "en" if relative.startswith("en/") else "es"
+        html = page.read_text(encoding="utf-8")
+        found += [f"{relative}: {text!r}" for text in FOREIGN_INTERFACE_TEXT[language] if text in html]
+    assert not found, "interface text of the other language:\n" + "\n".join(found)

@@ -3,26 +3,21 @@ crawl of every page per viewport (desktop, phone), shared by the tests.
 
 Chromium is Debian's package (``apt-get install chromium``): Playwright's own browser download cannot
 work offline. axe-core comes from the npm registry (``npm ci``, pinned in package-lock.json). Both are
-installed by ``bash .ci/run``; where one is missing, the tests that need it are skipped with a reason
-that says how to install it (``-rs`` in pytest's options prints it).
+installed by ``bash .ci/run``; where one is missing, the browser tests are skipped with one line that says
+how to install it (``-rs`` in pytest's options prints it).
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from site_crawl import PageReport, crawl, site_pages
+from site_crawl import AXE, PageReport, chromium_path, crawl, missing_browser_tools, site_pages
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -44,29 +39,15 @@ PHONE_AXE_RULES = ["scrollable-region-focusable"]  # what a narrow viewport chan
 DARK_AXE_RULES = ["color-contrast"]
 
 
-def chromium_path() -> str | None:
-    """The system's Chromium: ``$CHROMIUM`` if set, else the first of ``CHROMIUM_CANDIDATES`` on the PATH."""
-    if os.environ.get("CHROMIUM"):
-        return os.environ["CHROMIUM"]
-    return next((found for name in CHROMIUM_CANDIDATES if (found := shutil.which(name))), None)
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        pytest.skip("browser tests need Playwright: pip install -e '.[test]'")
-    path = chromium_path()
-    if path is None:
-        pytest.skip("browser tests need Chromium: apt-get install chromium (bash .ci/run installs it)")
-    return path
+    if missing_browser_tools():
+        pytest.skip(missing_browser_tools())
+    return chromium_path()
 
 
 @pytest.fixture(scope="session")
-def axe_source() -> str:
-    if not AXE.is_file():
-        pytest.skip("accessibility tests need axe-core: npm ci (bash .ci/run runs it)")
+def axe_source(chromium: str) -> str:
     return AXE.read_text(encoding="utf-8")
 
 

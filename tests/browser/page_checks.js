@@ -74,8 +74,12 @@
         };
       });
 
+      // Each typeset formula carries its MathML for screen readers (MathJax's assistive MathML).
+      const formulas = article.querySelectorAll("mjx-container").length;
+      const spoken = article.querySelectorAll("mjx-container mjx-assistive-mml").length;
+
       return {
-        title: document.title, lang: document.documentElement.lang,
+        title: document.title, lang: document.documentElement.lang, formulas, spoken,
         scheme: document.body.getAttribute("data-md-color-scheme"),
         scrollWidth: document.documentElement.scrollWidth, viewport, diagrams, texts, boxes, images,
       };

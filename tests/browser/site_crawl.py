@@ -9,11 +9,16 @@ then assert on these reports. The measurements are in ``page_checks.js``.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm ci
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 TABS = 4
 SETTLE_TIMEOUT_MS = 20_000
 PAGE_TIMEOUT_MS = 60_000  # the machine may be shared: generous, a broken page fails anyway
@@ -22,6 +27,29 @@ CHECKS = Path(__file__).with_name("page_checks.js")  # window.__siteChecks, inje
 RAW_TEX = re.compile(
     r"\\[(\[]|\\[)\]]|\$\$|\\(?:frac|mathrm|text|begin|end|sum|sqrt|mu|sigma|varepsilon|odot|operatorname)\b"
 )
+
+
+def chromium_path() -> str | None:
+    """The system's Chromium: ``$CHROMIUM`` if set, else the first of ``CHROMIUM_CANDIDATES`` on the PATH."""
+    if os.environ.get("CHROMIUM"):
+        return os.environ["CHROMIUM"]
+    return next((found for name in CHROMIUM_CANDIDATES if (found := shutil.which(name))), None)
+
+
+def missing_browser_tools() -> str:
+    """Why the browser tests cannot run here, with how to install what is missing; "" when they can."""
+    missing = []
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("Playwright (pip install -e '.[test]')")
+    if chromium_path() is None:
+        missing.append("Chromium (apt-get install chromium)")
+    if not AXE.is_file():
+        missing.append("axe-core (npm ci)")
+    if not missing:
+        return ""
+    return "browser tests need " + ", ".join(missing) + "; bash .ci/run installs them"
 
 
 @dataclass

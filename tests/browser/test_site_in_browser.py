@@ -1,15 +1,22 @@
-"""Every page of both languages, as Chromium shows it on a desktop (1280 x 900) and a phone (390 x 844).
+"""The built site as Chromium shows it: every page of both languages on a desktop (1280 x 900) and a phone
+(390 x 844), the language switcher and search.
 
-Each test reads the reports of one crawl of the whole site (``conftest.py``) and lists every page that
-breaks its rule.
+Most tests read the reports of one crawl of the whole site per viewport (``conftest.py``) and list every
+page that breaks their rule. Without Chromium, Playwright or axe-core the whole module is skipped, with
+one line that says how to install what is missing.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
-from site_crawl import PageReport
+from site_crawl import PageReport, missing_browser_tools, search
 
 pytestmark = pytest.mark.browser
+
+if missing_browser_tools():
+    pytest.skip(missing_browser_tools(), allow_module_level=True)
 
 # A notebook figure is drawn at most as wide as the text column with 12 pt text (hooks/notebooks.py):
 # shown at its own size on a desktop, and at no less than this share of it on a phone, its smallest
@@ -59,6 +66,17 @@ def test_every_mermaid_diagram_becomes_a_described_svg(desktop: dict[str, PageRe
 
 def test_no_raw_tex_is_visible(desktop: dict[str, PageReport]) -> None:
     _assert_none(_failures(desktop, lambda r: [f"raw TeX: {text!r}" for text in r.raw_tex]), "raw TeX shown")
+
+
+def test_formulas_are_read_to_screen_readers(desktop: dict[str, PageReport]) -> None:
+    def check(report: PageReport) -> list[str]:
+        m = report.measures
+        if m["spoken"] == m["formulas"]:
+            return []
+        return [f"{m['spoken']} of {m['formulas']} formulas carry assistive MathML"]
+
+    assert sum(r.measures.get("formulas", 0) for r in desktop.values()) >= 20, "the site should have formulas"
+    _assert_none(_failures(desktop, check), "formulas silent to screen readers")
 
 
 def test_no_page_scrolls_sideways_on_a_phone(phone: dict[str, PageReport]) -> None:
@@ -157,3 +175,39 @@ def test_axe_desktop_dark(desktop: dict[str, PageReport]) -> None:
     assert all(r.dark_scheme == "slate" for r in desktop.values() if not r.error), "the dark palette was not applied"
     dark = {path: PageReport(path, error=r.error, axe=r.dark_axe) for path, r in desktop.items()}
     _axe(dark, "desktop, dark palette")
+
+
+# Words found on pages of both languages, and what search must never show of a notebook.
+QUERIES = ["LayerNorm", "GELU", "TransformerBlock", "softmax"]
+RAW_NOTEBOOK = ["In [", "In\xa0[", "Copied!", "¶", "# %%"]
+
+
+def test_language_switcher_lands_on_the_twin(base_url: str, desktop: dict[str, PageReport]) -> None:
+    wrong, tried = [], 0
+    for path, report in sorted(desktop.items()):
+        if path.endswith(".html"):
+            continue
+        tried += 1
+        twin = path[len("en/"):] if path.startswith("en/") else f"en/{path}"
+        if report.error or report.switched_to != base_url + twin:
+            wrong.append(f"/{path}: landed on {report.switched_to or report.error}, expected /{twin}")
+    assert tried >= 30
+    assert not wrong, f"the language switcher missed the twin ({len(wrong)}):\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_search_returns_only_the_pages_of_its_language(chromium: str, base_url: str, language: str) -> None:
+    home = "" if language == "es" else "en/"
+    results = search(chromium, base_url, [(home, query) for query in QUERIES])
+    problems = []
+    for query, found in zip(QUERIES, results, strict=True):
+        if not found:
+            problems.append(f"{query!r}: no result")
+        for result in found:
+            path = urlsplit(result["href"]).path
+            if not result["href"].startswith(base_url) or path.startswith("/en/") != (language == "en"):
+                problems.append(f"{query!r}: result of another language or site: {result['href'] or result['text']}")
+            leftovers = [raw for raw in RAW_NOTEBOOK if raw in result["title"] or raw in result["text"]]
+            if leftovers:
+                problems.append(f"{query!r}: result {path} shows {leftovers}: {result['text'][:120]!r}")
+    assert not problems, f"search from /{home} ({len(problems)}):\n" + "\n".join(problems)
