@@ -1,16 +1,12 @@
-"""The built site: offline, both languages, the seed pages, and notebooks rendered as pages.
+"""The built site, read as files: offline, both languages, the seed pages, notebooks rendered as pages.
 
-The site is built once per test session with ``mkdocs build --strict`` into a temporary folder,
-unless ``site/`` was just built from the current sources (as ``.ci/run`` does before pytest), in
-which case that build is checked.
+The site is built once per test session (the ``site`` fixture of ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
-import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,7 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-SOURCES = [ROOT / "mkdocs.yml", DOCS, ROOT / "hooks", ROOT / "gptblock"]
 NOTEBOOK_STEMS = sorted(p.stem for p in (DOCS / "es" / "notebooks").glob("*.py"))
 PAGES = sorted(p.relative_to(DOCS / "es").as_posix() for p in (DOCS / "es").rglob("*.md"))
 
@@ -45,40 +40,7 @@ FETCHED = {
 # <link rel=...> values that name a document rather than fetch it.
 NOT_FETCHED_LINKS = {"canonical", "alternate", "prev", "next", "author", "license", "help", "search"}
 CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])\s*((?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//[^'")\s]+)""")
-IMAGE = re.compile(r'<img[^>]+src="(?:data:image/(?:png|svg\+xml|jpeg)|[^"]+\.(?:png|svg|jpe?g))')
 SCRIPT_URL = re.compile(r"""(?:import\(|\bfrom\s|src\s*=\s*)\s*['"`]((?:https?:)?//[^'"`]+)""")
-
-
-def _newest(paths: list[Path]) -> float:
-    newest = 0.0
-    for path in paths:
-        files = [path] if path.is_file() else [
-            p for p in path.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"  # written by imports, not edits
-        ]
-        newest = max([newest, *(f.stat().st_mtime for f in files)])
-    return newest
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    built = ROOT / "site"
-    marker = built / "sitemap.xml"
-    if marker.is_file() and (built / "en" / "index.html").is_file() and marker.stat().st_mtime >= _newest(SOURCES):
-        return built
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"]
-    result = subprocess.run(
-        [*command, "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
-    return out
 
 
 class _Collector(HTMLParser):
@@ -207,38 +169,44 @@ def test_language_switcher_leads_to_the_twin(site: Path, relative: str) -> None:
     assert _switcher_target(site, spanish, "en").resolve() == english.resolve()
 
 
+NOTEBOOK_ALT = re.compile(r'<figure class="notebook-figure">\s*<img src="data:image/png;base64,[^"]+" alt="([^"]*)"')
+
+
 @pytest.mark.parametrize("stem", NOTEBOOK_STEMS)
-def test_notebook_pages_are_rendered_with_their_images(site: Path, stem: str) -> None:
-    images = {}
+def test_notebook_pages_are_rendered_as_site_pages(site: Path, stem: str) -> None:
+    """A notebook page is the site's own Markdown: Material code blocks, outputs and described figures."""
+    alts = {}
     for language in ("es", "en"):
         page = _page_file(site, language, f"notebooks/{stem}.py")
         assert page.is_file(), f"notebook {stem} ({language}) has no page at {page.relative_to(site)}"
         html = page.read_text(encoding="utf-8")
-        assert html.lstrip().lower().startswith("<!doctype html"), f"{page} is not an HTML page"
-        assert "jupyter-wrapper" in html and "jp-Cell" in html, f"{page} is not a rendered notebook"
-        assert "# %%" not in html, f"{page} shows the notebook's raw source"
+        where = page.relative_to(site)
+        assert html.lstrip().lower().startswith("<!doctype html"), f"{where} is not an HTML page"
+        assert "# %%" not in html, f"{where} shows the notebook's raw source"
         assert not (site / ("" if language == "es" else "en") / "notebooks" / f"{stem}.py").exists()
-        images[language] = len(IMAGE.findall(html))
-        assert "jp-OutputArea-output" in html, f"{page} has no outputs: was it executed?"
+        blocks = html.count('<div class="highlight"><pre><span></span><code>')
+        assert '<span class="kn">import</span>' in html, f"{where} has no Python code block in Material's style"
+        assert blocks >= 2, f"{where} has {blocks} code blocks: code and printed output expected (was it executed?)"
+        jupyter = ("jp-Cell", "jp-InputPrompt", "In&nbsp;[", "In\xa0[", "Copied!", "No description has been provided")
+        for leftover in jupyter:
+            assert leftover not in html, f"{where} still carries Jupyter's rendering: {leftover!r}"
+        alts[language] = NOTEBOOK_ALT.findall(html)
+        assert all(alt.strip() for alt in alts[language]), f"{where}: a figure without alt text"
     source = (DOCS / "es" / "notebooks" / f"{stem}.py").read_text(encoding="utf-8")
-    if "plt." in source or "matplotlib" in source:
-        assert images["es"] >= 1, f"notebook {stem}: no plot image on the Spanish page"
-    assert images["es"] == images["en"], f"notebook {stem}: {images} images per language"
+    if "plt.show()" in source:
+        assert alts["es"], f"notebook {stem}: no figure on the Spanish page"
+    assert len(alts["es"]) == len(alts["en"]), f"notebook {stem}: {alts} figures per language"
+    assert not set(alts["es"]) & set(alts["en"]), f"notebook {stem}: the same alt text in both languages"
 
 
-def test_both_languages_keep_their_notebook_cache(site: Path) -> None:
-    """A warm rebuild reuses every notebook's executed output instead of running it again."""
+def test_every_notebook_keeps_its_cached_page(site: Path) -> None:
+    """A warm rebuild reuses every notebook's executed page instead of running it again."""
     sys.path.insert(0, str(ROOT / "hooks"))
     try:
-        import i18n_notebooks
+        import notebooks
     finally:
         sys.path.remove(str(ROOT / "hooks"))
-    from mkdocs.config import load_config
-
-    config = load_config(str(ROOT / "mkdocs.yml"))
-    jupyter = config.plugins["mkdocs-jupyter"]
-    i18n_notebooks.on_config(config)
-    expected = i18n_notebooks._notebook_cache_paths(config, jupyter)
+    expected = notebooks.notebook_cache_paths(ROOT, DOCS)
     assert len(expected) == 2 * len(NOTEBOOK_STEMS)
     missing = sorted(str(p) for p in expected if not p.is_file())
     assert not missing, f"notebook cache entries missing after the build: {missing}"

@@ -1,5 +1,5 @@
 // MathJax 3, served from docs/assets/vendor/mathjax (no CDN). Formulas come from
-// pymdownx.arithmatex (generic mode: class "arithmatex") and from notebook Markdown cells.
+// pymdownx.arithmatex (generic mode: class "arithmatex"), notebook pages included.
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],
@@ -9,7 +9,9 @@ window.MathJax = {
   },
   options: {
     ignoreHtmlClass: ".*|",
-    processHtmlClass: "arithmatex|jp-RenderedMarkdown",
-    menuOptions: { settings: { explorer: false, assistiveMml: false } },
+    processHtmlClass: "arithmatex",
+    // Assistive MathML: a hidden MathML copy of each formula that screen readers read aloud. The
+    // explorer stays off: it would load more of MathJax from the network.
+    menuOptions: { settings: { explorer: false, assistiveMml: true } },
   },
 };

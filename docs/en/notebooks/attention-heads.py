@@ -13,7 +13,7 @@
 #
 # The context analyst's detectives, each with its own table of weights. A real sentence goes
 # through the GPT-2 tokenizer; each token gets a card, and a four-head `MultiHeadAttention` module
-# computes, step by step as in [5. Causal multi-head attention](../../attention/), the attention
+# computes, step by step as in [5. Causal multi-head attention](../attention.md), the attention
 # weights of each head.
 #
 # The module is untrained: what each head looks at is chance. What is law is the triangle: in
@@ -62,18 +62,20 @@ with torch.no_grad():
 print("rows sum to 1:", bool(torch.allclose(weights.sum(dim=-1), torch.ones(num_heads, num_tokens))))
 print("future is zero:", bool((weights[:, mha.mask] == 0).all()))
 
-# %%
-fig, axes = plt.subplots(1, num_heads, figsize=(4 * num_heads, 4.4), dpi=80)
+# %% alt="Four heatmaps of attention weights, one per head; the triangle of the future, in gray"
+fig, axes = plt.subplots(2, num_heads // 2, figsize=(6, 6.6), sharex=True, sharey=True)
 cmap = plt.get_cmap("viridis").with_extremes(bad="lightgray")
 future = mha.mask.numpy()
-for head, ax in enumerate(axes):
+for head, ax in enumerate(axes.flat):
     shown = np.ma.masked_where(future, weights[head].numpy())
     image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
     ax.set_title(f"Head {head}")
     ax.set_xticks(range(num_tokens), labels, rotation=90)
-    ax.set_yticks(range(num_tokens), labels if head == 0 else [])
+    ax.set_yticks(range(num_tokens), labels)
+for ax in axes[-1]:
     ax.set_xlabel("looks at (key)")
-axes[0].set_ylabel("token asking (query)")
+for ax in axes[:, 0]:
+    ax.set_ylabel("token asking (query)")
 fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
 plt.show()
 
@@ -81,4 +83,4 @@ plt.show()
 # Each row sums to 1. The first row has a single cell: the first token can only look at itself.
 # The four heads spread their attention differently over the same tokens: each detective looks
 # for its own kind of relation. With the trained GPT-2 weights
-# ([Loading the GPT-2 weights](../../weights/)), those patterns stop being chance.
+# ([Loading the GPT-2 weights](../weights.md)), those patterns stop being chance.

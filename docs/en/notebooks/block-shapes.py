@@ -76,10 +76,10 @@ print("same output:", True)
 # The last dimension of the shape, step by step: 768 throughout the block except inside the
 # feed-forward network, which multiplies it by four and brings it back.
 
-# %%
+# %% alt="Bars with the width of each step of the block: 768 everywhere but 3072 inside the feed-forward network"
 labels = [name for name, _ in steps]
 widths = [shape[-1] for _, shape in steps]
-fig, ax = plt.subplots(figsize=(8, 4))
+fig, ax = plt.subplots(figsize=(6, 4))
 bars = ax.barh(range(len(steps)), widths, color=["tab:orange" if w > 768 else "tab:blue" for w in widths])
 ax.bar_label(bars, padding=3)
 ax.set_yticks(range(len(steps)), labels)

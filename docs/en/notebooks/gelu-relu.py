@@ -16,7 +16,7 @@
 # This notebook draws both curves and, above all, their **slopes**, because the gradient flows
 # through the slope: where the slope is 0, the neuron does not learn.
 #
-# It runs when the site is built; back to [3. GELU and the feed-forward network](../../feed-forward/).
+# It runs when the site is built; back to [3. GELU and the feed-forward network](../feed-forward.md).
 
 # %%
 import matplotlib.pyplot as plt
@@ -43,9 +43,9 @@ print(f"GELU slope at x = -1: {gelu_slope[150].item():.4f}   ReLU slope at x = -
 # ReLU's jumps from 0 to 1 at the origin and is exactly 0 for every negative number; GELU's is
 # smooth, dips slightly below zero and only approaches 0 far to the left.
 
-# %%
+# %% alt="GELU and ReLU almost coincide away from 0; ReLU's slope jumps from 0 to 1, GELU's is smooth"
 xs = x.detach()
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=80)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(6, 3.2))
 ax1.plot(xs, gelu.detach(), label="GELU", color="tab:blue")
 ax1.plot(xs, relu.detach(), label="ReLU", color="tab:orange", linestyle="--")
 ax1.scatter([xs[i_min]], [gelu[i_min].item()], color="tab:blue", zorder=3)

@@ -15,7 +15,7 @@
 # (variance near 0), others shout (variance in the thousands) and each one is shifted its own way.
 # `LayerNorm` brings them all to mean 0 and variance 1, without changing the shape of the tensor.
 #
-# It runs when the site is built; back to [2. Layer normalization](../../layer-norm/).
+# It runs when the site is built; back to [2. Layer normalization](../layer-norm.md).
 
 # %%
 import matplotlib.pyplot as plt
@@ -53,8 +53,9 @@ for t in range(num_tokens):
 assert round(float(before_var[0]), 2) == 0.01 and round(float(before_var[-1]), -4) == 10_000
 assert round(float(after_var[0]), 3) == 0.999 and norm.eps == 1e-5
 
+# %% alt="Four charts per token: scattered means and variances before LayerNorm; after it, means 0 and variances 1"
 tokens = range(num_tokens)
-fig, axes = plt.subplots(2, 2, figsize=(10, 6), dpi=80, sharex=True)
+fig, axes = plt.subplots(2, 2, figsize=(6.4, 4.8), sharex=True)
 axes[0, 0].bar(tokens, before_mean, color="tab:gray")
 axes[0, 0].set_title("Mean before")
 axes[0, 1].bar(tokens, before_var, color="tab:gray")
@@ -63,10 +64,10 @@ axes[0, 1].set_title("Variance before (log scale)")
 axes[1, 0].axhline(0, color="tab:gray", linewidth=0.8)
 axes[1, 0].plot(tokens, after_mean, "o", color="tab:blue")  # bars of height 0 would not show
 axes[1, 0].set_ylim(-1, 1)
-axes[1, 0].set_title("Mean after LayerNorm")
+axes[1, 0].set_title("Mean after")
 axes[1, 1].bar(tokens, after_var, color="tab:blue")
 axes[1, 1].set_ylim(0, 1.5)
-axes[1, 1].set_title("Variance after LayerNorm")
+axes[1, 1].set_title("Variance after")
 for ax in axes[1]:
     ax.set_xlabel("token")
 fig.tight_layout()
@@ -79,9 +80,9 @@ plt.show()
 # position change. The first 60 numbers of the loudest token, before (in hundreds) and after (in
 # units): the same silhouette, with another vertical axis.
 
-# %%
+# %% alt="Token 7 before (in hundreds) and after LayerNorm (in units): the same silhouette on another scale"
 loud = num_tokens - 1
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3), dpi=80)
+fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6, 4.5), sharex=True)
 ax1.plot(x[loud, :60], color="tab:gray")
 ax1.set_title(f"Token {loud}, before")
 ax2.plot(y[loud, :60], color="tab:blue")

@@ -13,7 +13,7 @@
 #
 # Chinese whispers, measured. The correction signal (the gradient) is born at the last layer and
 # travels backwards; without shortcuts it fades layer by layer, with shortcuts it arrives whole.
-# This notebook repeats the experiment of [4. Shortcut connections](../../shortcuts/) —the same
+# This notebook repeats the experiment of [4. Shortcut connections](../shortcuts.md) —the same
 # stack and the same seed—, plots it on a logarithmic scale, and then repeats it with a stack of
 # 20 layers.
 
@@ -75,7 +75,7 @@ for i, (g_plain, g_highway) in enumerate(zip(plain9, highway9, strict=True)):
 # thousand times between the last layer and the first; with shortcuts, it stays of the same order
 # in all of them.
 
-# %%
+# %% alt="Mean gradient per layer, log scale: without shortcuts it vanishes toward the first layer; with them, not"
 def plot(ax, plain, highway, title):
     layers = range(len(plain))
     ax.semilogy(layers, plain, marker="o", color="tab:red", label="no shortcuts")
@@ -88,7 +88,7 @@ def plot(ax, plain, highway, title):
 
 
 plain20, highway20 = compare(20)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), dpi=80)
+fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6, 6.5))
 plot(ax1, plain9, highway9, "9 layers")
 plot(ax2, plain20, highway20, "20 layers")
 fig.tight_layout()

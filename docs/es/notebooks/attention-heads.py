@@ -14,7 +14,7 @@
 # Los detectives del analista de contexto, cada uno con su propia tabla de pesos. Una frase de
 # verdad pasa por el tokenizador de GPT-2; cada token recibe una ficha y un módulo
 # `MultiHeadAttention` de cuatro cabezas calcula, paso a paso como en
-# [5. Atención multicabezal causal](../../attention/), los pesos de atención de cada cabeza.
+# [5. Atención multicabezal causal](../attention.md), los pesos de atención de cada cabeza.
 #
 # El módulo no está entrenado: lo que cada cabeza mira es azar. Lo que sí es ley es el triángulo:
 # en gris, las casillas que la máscara causal tapa, porque ningún token puede mirar a los que
@@ -62,18 +62,20 @@ with torch.no_grad():
 print("rows sum to 1:", bool(torch.allclose(weights.sum(dim=-1), torch.ones(num_heads, num_tokens))))
 print("future is zero:", bool((weights[:, mha.mask] == 0).all()))
 
-# %%
-fig, axes = plt.subplots(1, num_heads, figsize=(4 * num_heads, 4.4), dpi=80)
+# %% alt="Cuatro mapas de calor de pesos de atención, uno por cabeza; el triángulo del futuro, en gris"
+fig, axes = plt.subplots(2, num_heads // 2, figsize=(6, 6.6), sharex=True, sharey=True)
 cmap = plt.get_cmap("viridis").with_extremes(bad="lightgray")
 future = mha.mask.numpy()
-for head, ax in enumerate(axes):
+for head, ax in enumerate(axes.flat):
     shown = np.ma.masked_where(future, weights[head].numpy())
     image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
     ax.set_title(f"Cabeza {head}")
     ax.set_xticks(range(num_tokens), labels, rotation=90)
-    ax.set_yticks(range(num_tokens), labels if head == 0 else [])
+    ax.set_yticks(range(num_tokens), labels)
+for ax in axes[-1]:
     ax.set_xlabel("mira a (clave)")
-axes[0].set_ylabel("token que pregunta (consulta)")
+for ax in axes[:, 0]:
+    ax.set_ylabel("token que pregunta (consulta)")
 fig.colorbar(image, ax=axes, shrink=0.8, label="peso de atención")
 plt.show()
 
@@ -81,4 +83,4 @@ plt.show()
 # Cada fila suma 1. La primera fila sólo tiene una casilla: el primer token sólo puede mirarse a
 # sí mismo. Las cuatro cabezas reparten la atención de formas distintas sobre los mismos tokens:
 # cada detective busca su propio tipo de relación. Con los pesos de GPT-2 entrenado
-# ([Cargar los pesos de GPT-2](../../weights/)), esos patrones dejan de ser azar.
+# ([Cargar los pesos de GPT-2](../weights.md)), esos patrones dejan de ser azar.

@@ -76,10 +76,10 @@ print("same output:", True)
 # La última dimensión de la forma, paso a paso: 768 en todo el bloque salvo dentro de la red
 # *feed-forward*, que la multiplica por cuatro y la devuelve.
 
-# %%
+# %% alt="Barras con la anchura de cada paso del bloque: 768 en todos salvo 3072 dentro de la red feed-forward"
 labels = [name for name, _ in steps]
 widths = [shape[-1] for _, shape in steps]
-fig, ax = plt.subplots(figsize=(8, 4))
+fig, ax = plt.subplots(figsize=(6, 4))
 bars = ax.barh(range(len(steps)), widths, color=["tab:orange" if w > 768 else "tab:blue" for w in widths])
 ax.bar_label(bars, padding=3)
 ax.set_yticks(range(len(steps)), labels)

@@ -16,7 +16,7 @@
 # Este cuaderno dibuja las dos curvas y, sobre todo, sus **pendientes**, porque por la pendiente
 # fluye el gradiente: donde la pendiente es 0, la neurona no aprende.
 #
-# Se ejecuta al construir el sitio; vuelve a [3. GELU y la red feed-forward](../../feed-forward/).
+# Se ejecuta al construir el sitio; vuelve a [3. GELU y la red feed-forward](../feed-forward.md).
 
 # %%
 import matplotlib.pyplot as plt
@@ -43,9 +43,9 @@ print(f"GELU slope at x = -1: {gelu_slope[150].item():.4f}   ReLU slope at x = -
 # la de ReLU salta de 0 a 1 en el origen y vale exactamente 0 para todo negativo; la de GELU es
 # suave, se hace un poco negativa y sólo se acerca a 0 muy lejos a la izquierda.
 
-# %%
+# %% alt="GELU y ReLU casi coinciden lejos de 0; la pendiente de ReLU salta de 0 a 1, la de GELU es suave"
 xs = x.detach()
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=80)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(6, 3.2))
 ax1.plot(xs, gelu.detach(), label="GELU", color="tab:blue")
 ax1.plot(xs, relu.detach(), label="ReLU", color="tab:orange", linestyle="--")
 ax1.scatter([xs[i_min]], [gelu[i_min].item()], color="tab:blue", zorder=3)

@@ -15,7 +15,7 @@
 # susurran (varianza cercana a 0), otros gritan (varianza de miles) y cada uno está desplazado a
 # su manera. `LayerNorm` los deja a todos en media 0 y varianza 1, sin cambiar la forma del tensor.
 #
-# Se ejecuta al construir el sitio; vuelve a [2. Normalización de capas](../../layer-norm/).
+# Se ejecuta al construir el sitio; vuelve a [2. Normalización de capas](../layer-norm.md).
 
 # %%
 import matplotlib.pyplot as plt
@@ -53,8 +53,9 @@ for t in range(num_tokens):
 assert round(float(before_var[0]), 2) == 0.01 and round(float(before_var[-1]), -4) == 10_000
 assert round(float(after_var[0]), 3) == 0.999 and norm.eps == 1e-5
 
+# %% alt="Cuatro gráficos por token: medias y varianzas dispares antes de LayerNorm; después, medias 0 y varianzas 1"
 tokens = range(num_tokens)
-fig, axes = plt.subplots(2, 2, figsize=(10, 6), dpi=80, sharex=True)
+fig, axes = plt.subplots(2, 2, figsize=(6.4, 4.8), sharex=True)
 axes[0, 0].bar(tokens, before_mean, color="tab:gray")
 axes[0, 0].set_title("Media antes")
 axes[0, 1].bar(tokens, before_var, color="tab:gray")
@@ -63,10 +64,10 @@ axes[0, 1].set_title("Varianza antes (escala log)")
 axes[1, 0].axhline(0, color="tab:gray", linewidth=0.8)
 axes[1, 0].plot(tokens, after_mean, "o", color="tab:blue")  # bars of height 0 would not show
 axes[1, 0].set_ylim(-1, 1)
-axes[1, 0].set_title("Media después de LayerNorm")
+axes[1, 0].set_title("Media después")
 axes[1, 1].bar(tokens, after_var, color="tab:blue")
 axes[1, 1].set_ylim(0, 1.5)
-axes[1, 1].set_title("Varianza después de LayerNorm")
+axes[1, 1].set_title("Varianza después")
 for ax in axes[1]:
     ax.set_xlabel("token")
 fig.tight_layout()
@@ -79,9 +80,9 @@ plt.show()
 # posición. Los primeros 60 números del token que más grita, antes (en cientos) y después (en
 # unidades): la misma silueta, con otro eje vertical.
 
-# %%
+# %% alt="El token 7 antes (en cientos) y después de LayerNorm (en unidades): la misma silueta en otra escala"
 loud = num_tokens - 1
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3), dpi=80)
+fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6, 4.5), sharex=True)
 ax1.plot(x[loud, :60], color="tab:gray")
 ax1.set_title(f"Token {loud}, antes")
 ax2.plot(y[loud, :60], color="tab:blue")

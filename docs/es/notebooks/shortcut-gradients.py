@@ -13,7 +13,7 @@
 #
 # El teléfono descompuesto, medido. La señal de corrección (el gradiente) nace en la última capa y
 # viaja hacia atrás; sin atajos se apaga capa a capa, con atajos llega entera. Este cuaderno repite
-# el experimento de [4. Conexiones de acceso directo](../../shortcuts/) —la misma pila y la misma
+# el experimento de [4. Conexiones de acceso directo](../shortcuts.md) —la misma pila y la misma
 # semilla— y lo dibuja en escala logarítmica, y después lo repite con una pila de 20 capas.
 
 # %%
@@ -73,7 +73,7 @@ for i, (g_plain, g_highway) in enumerate(zip(plain9, highway9, strict=True)):
 # Los mismos números que en la página. Sin atajos, el gradiente medio cae unas veinte mil veces
 # entre la última capa y la primera; con atajos, se mantiene del mismo orden en todas.
 
-# %%
+# %% alt="Gradiente medio por capa, escala log: sin atajos se desvanece hacia la primera capa; con atajos, no"
 def plot(ax, plain, highway, title):
     layers = range(len(plain))
     ax.semilogy(layers, plain, marker="o", color="tab:red", label="sin atajos")
@@ -86,7 +86,7 @@ def plot(ax, plain, highway, title):
 
 
 plain20, highway20 = compare(20)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), dpi=80)
+fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6, 6.5))
 plot(ax1, plain9, highway9, "9 capas")
 plot(ax2, plain20, highway20, "20 capas")
 fig.tight_layout()
