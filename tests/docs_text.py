@@ -284,7 +284,9 @@ def _html_blocks(content: str, language: str) -> list[tuple[str, tuple, str, lis
 _MERMAID_LABEL = re.compile(r'"[^"]*"|\|[^|]*\|')
 _MERMAID_SHAPE = re.compile(r"(?<=\w)(\(\(|\[\[|\[\(|\(\[|\{\{|[\[({>])[^\])}]*(\)\)|\]\]|\)\]|\]\)|\}\}|[\])}])")
 _MERMAID_ARROW = re.compile(r"<?(?:-{2,}|-\.+-|={2,})(?:>|x|o)?|<?-\.+->|\.->")
-_MERMAID_SKIP = re.compile(r"^\s*(?:%%|acc(?:Title|Descr)\s*:|classDef\b|class\b|style\b|linkStyle\b|click\b|direction\b|end\s*$)")
+_MERMAID_SKIP = re.compile(
+    r"^\s*(?:%%|acc(?:Title|Descr)\s*:|classDef\b|class\b|style\b|linkStyle\b|click\b|direction\b|end\s*$)"
+)
 
 
 def mermaid_graph(source: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], list[str]]:

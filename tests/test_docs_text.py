@@ -33,8 +33,10 @@ SAME_STRUCTURE = [
     ("$$\n\\text{Atención} = x^2\n$$\n", "$$\n\\text{Attention} = x^2\n$$\n"),
     ('```mermaid\nflowchart TB\n    A["Entrada"] --> B["Salida"]\n```\n',
      '```mermaid\nflowchart TB\n    A["Input"] --> B["Output"]\n```\n'),
-    ('```mermaid\nflowchart TB\n    accTitle: Un título largo\n    accDescr: De la entrada a la salida.\n    A --> B\n```\n',
-     '```mermaid\nflowchart TB\n    accTitle: A title\n    accDescr: From the input to the output.\n    A --> B\n```\n'),
+    ('```mermaid\nflowchart TB\n    accTitle: Un título largo\n    accDescr: De la entrada a la salida.\n'
+     '    A --> B\n```\n',
+     '```mermaid\nflowchart TB\n    accTitle: A title\n    accDescr: From the input to the output.\n'
+     '    A --> B\n```\n'),
     ("```bash\npip install x  # instala\n```\n", "```bash\npip install x  # installs\n```\n"),
     ("[página](page.md) y ![figura](img.svg)\n", "[page](page.md) and ![figure](img.svg)\n"),
 ]
