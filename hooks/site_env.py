@@ -7,6 +7,9 @@ before the first page is built:
   and the variable is not set already, so :func:`gptblock.load_gpt2_tokenizer` works offline.
 * ``MPLBACKEND`` is removed when it names a non-interactive backend such as ``Agg`` (as test runners
   often set it): the kernel then picks its inline backend and the plots reach the page.
+* ``PYTHONSTARTUP`` names ``hooks/kernel_startup.py``, which IPython runs when the kernel starts: how
+  figures are drawn (2x, 12 pt text). mkdocs-jupyter has no option to run code before a notebook,
+  and the notebooks stay free of set-up cells that readers would see.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from mkdocs.config.defaults import MkDocsConfig
 
 TOKENIZER_ENV = "GPTBLOCK_TOKENIZER_DIR"
+KERNEL_STARTUP = Path(__file__).with_name("kernel_startup.py")
 
 
 def tokenizer_dir(config_file: str | os.PathLike[str]) -> Path | None:
@@ -31,4 +35,5 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         os.environ[TOKENIZER_ENV] = str(found)
     if os.environ.get("MPLBACKEND", "").lower() in {"agg", "pdf", "svg", "ps", "cairo", "template"}:
         del os.environ["MPLBACKEND"]
+    os.environ["PYTHONSTARTUP"] = str(KERNEL_STARTUP)
     return config

@@ -5,6 +5,7 @@ The site is built once per test session (the ``site`` fixture of ``tests/conftes
 
 from __future__ import annotations
 
+import base64
 import posixpath
 import re
 import sys
@@ -169,12 +170,15 @@ def test_language_switcher_leads_to_the_twin(site: Path, relative: str) -> None:
     assert _switcher_target(site, spanish, "en").resolve() == english.resolve()
 
 
-NOTEBOOK_ALT = re.compile(r'<figure class="notebook-figure">\s*<img src="data:image/png;base64,[^"]+" alt="([^"]*)"')
+NOTEBOOK_FIGURE = re.compile(
+    r'<figure class="notebook-figure">\s*<img src="data:image/png;base64,([^"]+)" alt="([^"]*)" width="(\d+)"'
+)
 
 
 @pytest.mark.parametrize("stem", NOTEBOOK_STEMS)
 def test_notebook_pages_are_rendered_as_site_pages(site: Path, stem: str) -> None:
-    """A notebook page is the site's own Markdown: Material code blocks, outputs and described figures."""
+    """A notebook page has the markup of the site's Markdown pages: Material code blocks, outputs and
+    described figures, drawn at 2x for high-density screens (hooks/kernel_startup.py)."""
     alts = {}
     for language in ("es", "en"):
         page = _page_file(site, language, f"notebooks/{stem}.py")
@@ -187,11 +191,16 @@ def test_notebook_pages_are_rendered_as_site_pages(site: Path, stem: str) -> Non
         blocks = html.count('<div class="highlight"><pre><span></span><code>')
         assert '<span class="kn">import</span>' in html, f"{where} has no Python code block in Material's style"
         assert blocks >= 2, f"{where} has {blocks} code blocks: code and printed output expected (was it executed?)"
-        jupyter = ("jp-Cell", "jp-InputPrompt", "In&nbsp;[", "In\xa0[", "Copied!", "No description has been provided")
+        jupyter = ("jp-Cell", "jp-InputPrompt", "In&nbsp;[", "In\xa0[", "Copied!", "No description has been provided",
+                   "clipboard-copy", "highlight-ipynb", "anchor-link", "<style")
         for leftover in jupyter:
             assert leftover not in html, f"{where} still carries Jupyter's rendering: {leftover!r}"
-        alts[language] = NOTEBOOK_ALT.findall(html)
+        figures = NOTEBOOK_FIGURE.findall(html)
+        alts[language] = [alt for _, alt, _ in figures]
         assert all(alt.strip() for alt in alts[language]), f"{where}: a figure without alt text"
+        for png, alt, width in figures:
+            drawn = int.from_bytes(base64.b64decode(png[:32])[16:20], "big")  # the PNG header's width
+            assert drawn // 2 == int(width), f"{where}: figure {alt[:30]!r} drawn {drawn} px wide for {width} px"
     source = (DOCS / "es" / "notebooks" / f"{stem}.py").read_text(encoding="utf-8")
     if "plt.show()" in source:
         assert alts["es"], f"notebook {stem}: no figure on the Spanish page"
@@ -199,14 +208,18 @@ def test_notebook_pages_are_rendered_as_site_pages(site: Path, stem: str) -> Non
     assert not set(alts["es"]) & set(alts["en"]), f"notebook {stem}: the same alt text in both languages"
 
 
-def test_every_notebook_keeps_its_cached_page(site: Path) -> None:
-    """A warm rebuild reuses every notebook's executed page instead of running it again."""
+def test_every_notebook_keeps_its_cached_execution(site: Path) -> None:
+    """After the build of both languages, mkdocs-jupyter's cache holds every notebook of each, so a warm
+    rebuild executes none (each language's build used to evict the other's entries)."""
     sys.path.insert(0, str(ROOT / "hooks"))
     try:
-        import notebooks
+        import notebook_pages
     finally:
         sys.path.remove(str(ROOT / "hooks"))
-    expected = notebooks.notebook_cache_paths(ROOT, DOCS)
+    from mkdocs.config import load_config
+
+    jupyter = load_config(str(ROOT / "mkdocs.yml")).plugins["mkdocs-jupyter"].config
+    expected = notebook_pages.notebook_cache_paths(DOCS, {**jupyter, "cache_dir": notebook_pages.cache_dir(ROOT)})
     assert len(expected) == 2 * len(NOTEBOOK_STEMS)
     missing = sorted(str(p) for p in expected if not p.is_file())
     assert not missing, f"notebook cache entries missing after the build: {missing}"

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 if missing_browser_tools():
     pytest.skip(missing_browser_tools(), allow_module_level=True)
 
-# A notebook figure is drawn at most as wide as the text column with 12 pt text (hooks/notebooks.py):
+# A notebook figure is drawn at most as wide as the text column with 12 pt text (hooks/kernel_startup.py):
 # shown at its own size on a desktop, and at no less than this share of it on a phone, its smallest
 # text stays at about 9 px or more.
 PHONE_FIGURE_SCALE = 0.55
