@@ -1,16 +1,17 @@
 """One explicit step for fast inference on the CPU: the linear layers' weights packed for oneDNN, in place.
 
-Generating a token multiplies a few rows by every weight matrix of the model. On the CPUs measured
-for the Performance page, PyTorch's default kernel for ``nn.Linear`` (MKL) is weak at a few rows,
-while oneDNN, given its weights once in the blocked layout it computes with, runs the same products
-markedly faster. :func:`optimize_for_cpu` makes that conversion once, layer by layer, and drops the
-plain weight of each layer it converts: no second copy of the model is kept.
+Generating a token multiplies a few rows by every weight matrix of the model. PyTorch's default
+kernel for ``nn.Linear`` on the CPU (MKL) is made for large matrices; oneDNN, given its weights once
+in the blocked layout it computes with, can run products with a few rows faster (the Performance
+page measures by how much on its machine). :func:`optimize_for_cpu` makes that conversion once,
+layer by layer, and drops the plain weight of each layer it converts: no second copy of the model
+is kept.
 
 PyTorch exposes oneDNN's prepacked linear layer only through two private operators
 (``torch.ops.mkldnn._reorder_linear_weight`` and ``torch.ops.mkldnn._linear_pointwise``, those
 ``torch.compile`` uses on the CPU). The public ``torch.utils.mkldnn.to_mkldnn`` converts every input
 and output between layouts on each call, which costs more than it saves at a few rows. So the
-private pair is used here, and only here: a probe runs it once against ``F.linear`` and, if this
+private pair is used here, and only here: a probe runs it once against ``nn.Linear`` and, if this
 PyTorch lacks it or computes something else, the layers are left as they are.
 """
 
@@ -49,6 +50,9 @@ class PackedLinear(nn.Module):
         return self.packed_weight.to_dense()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.requires_grad and torch.is_grad_enabled():  # the packed operator has no backward
+            raise RuntimeError("a layer packed by optimize_for_cpu is for inference: it computes no gradient "
+                               "(run it under torch.no_grad(), and train the model before optimizing it)")
         return torch.ops.mkldnn._linear_pointwise(x, self.packed_weight, self.bias, "none", [], "")  # (..., out)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
@@ -66,10 +70,9 @@ def onednn_linear_works() -> bool:
     if not torch.backends.mkldnn.is_available():
         return False
     try:
-        generator = torch.Generator().manual_seed(0)
-        layer = nn.Linear(24, 40)
-        x = torch.randn(2, 3, 24, generator=generator)
-        with torch.no_grad():
+        with torch.random.fork_rng(devices=[]), torch.no_grad():  # the caller's random numbers stay as they were
+            layer = nn.Linear(24, 40)
+            x = torch.randn(2, 3, 24)
             got, expected = PackedLinear(layer)(x), layer(x)
     except (AttributeError, NotImplementedError, RuntimeError, TypeError):
         return False

@@ -56,6 +56,20 @@ def test_generation_gives_the_same_tokens_after_optimizing():
     assert torch.equal(model.out_head.weight, model.tok_emb.weight)  # unpacked: the same matrix
 
 
+@needs_onednn
+def test_a_packed_layer_refuses_to_backpropagate_and_the_probe_draws_no_random_number():
+    layer = PackedLinear(nn.Linear(8, 4))
+    with pytest.raises(RuntimeError, match="for inference: it computes no gradient"):
+        layer(torch.randn(2, 8, requires_grad=True))
+    with torch.no_grad():
+        assert layer(torch.randn(2, 8, requires_grad=True)).shape == (2, 4)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    onednn_linear_works.__wrapped__()
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_layers_that_are_not_float32_on_the_cpu_are_left_alone():
     model = tiny_model().double()
     optimize_for_cpu(model)
