@@ -320,8 +320,8 @@ def region_generation(result: dict[str, Any], lang: str) -> str:
                 f"{ratio(speed('gptblock cache') / hf, lang)} lo que `generate` de transformers (la más rápida de "
                 f"sus dos atenciones); tras `optimize_for_cpu`, {num(speed('gptblock cache optimized'), 1, lang)} "
                 f"tokens/s, {ratio(speed('gptblock cache optimized') / hf, lang)}. Sin caché, "
-                f"{num(speed('gptblock no cache'), 1, lang)} tokens/s. El suelo de lectura de pesos (leer {mb} MB por token "
-                f"al ancho de banda medido) está en {num(floor, 1, lang)} tokens/s.")
+                f"{num(speed('gptblock no cache'), 1, lang)} tokens/s. El suelo de lectura de pesos (leer {mb} MB "
+                f"por token al ancho de banda medido) está en {num(floor, 1, lang)} tokens/s.")
         caption = f"Prompt de {PROMPT} tokens y {gen[0]['shape'][2]} tokens nuevos, decisión voraz:"
     else:
         alt = "Tokens per second when generating with GPT-2 124M, and the weight-streaming floor"
@@ -329,8 +329,8 @@ def region_generation(result: dict[str, Any], lang: str) -> str:
                 f"{ratio(speed('gptblock cache') / hf, lang)} transformers' `generate` (the faster of its two "
                 f"attentions); after `optimize_for_cpu`, {num(speed('gptblock cache optimized'), 1, lang)} tokens/s, "
                 f"{ratio(speed('gptblock cache optimized') / hf, lang)}. Without a cache, "
-                f"{num(speed('gptblock no cache'), 1, lang)} tokens/s. The weight-streaming floor (reading {mb} MB per token "
-                f"at the measured bandwidth) lies at {num(floor, 1, lang)} tokens/s.")
+                f"{num(speed('gptblock no cache'), 1, lang)} tokens/s. The weight-streaming floor (reading {mb} MB "
+                f"per token at the measured bandwidth) lies at {num(floor, 1, lang)} tokens/s.")
         caption = f"A {PROMPT}-token prompt and {gen[0]['shape'][2]} new tokens, greedy:"
     rows = [[labels[r["contender"]], duration(r["median_s"], lang), num(r["tokens_per_s"], 1, lang),
              num(r["tokens_per_s"] / hf, 2, lang)] for r in gen]

@@ -29,8 +29,10 @@ class MultiHeadAttention(nn.Module):
     * ``"auto"`` (the default): explicit in training with dropout, so that a seeded run gives the
       reference's numbers; SDPA whenever nothing is random (``eval()`` or ``dropout=0``).
     * ``"explicit"``: always the explicit path.
-    * ``"sdpa"``: always SDPA, dropout included (SDPA draws its own dropout mask): less memory and
-      time in training, but the random numbers are not the reference's.
+    * ``"sdpa"``: always SDPA, dropout included: on an accelerator its fused kernels draw the dropout
+      themselves, keeping no weight matrix (less memory in training), and the random numbers are not
+      the reference's. PyTorch's CPU build computes SDPA with dropout by the formula, so on the CPU
+      it draws the same numbers as the explicit path and saves no memory; nothing guarantees either.
 
     Args:
         d_in: width of the input vectors.

@@ -92,6 +92,10 @@ def optimize_for_cpu(model: nn.Module) -> nn.Module:
     after loading, moving and converting, and keep an unoptimized model for training. Where
     PyTorch lacks oneDNN, the model is returned unchanged.
 
+    oneDNN spreads every product, even of one row, over all of PyTorch's threads: on cores busy with
+    other processes its threads wait for each other, and the optimized model can be slower than the
+    plain one. Measure on the machine that will run it (``benchmarks/bench.py``).
+
     Args:
         model: any module (a :class:`~gptblock.GPTModel` typically).
 

@@ -6,6 +6,7 @@ fails when a page's measured numbers were typed by hand or come from another run
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 
@@ -126,7 +127,12 @@ def test_the_committed_pages_are_what_the_result_gives():
     assert result["repeats"] >= 5 and not result["quick"]
     for lang, page in report.PAGES.items():
         text = page.read_text(encoding="utf-8")
-        assert text == report.render_page(text, result, lang), f"{page.name} ({lang}) is not what the result gives"
+        expected = report.render_page(text, result, lang)
+        pairs = enumerate(itertools.zip_longest(text.splitlines(), expected.splitlines(), fillvalue=""), 1)
+        wrong = [(n, line, want) for n, (line, want) in pairs if line != want] or [(0, "", "")]
+        assert text == expected, (f"docs/{lang}/{page.name}:{wrong[0][0]} is not what the committed result gives:\n"
+                                  f"  page:   {wrong[0][1]}\n  result: {wrong[0][2]}\n"
+                                  "(python benchmarks/bench.py --update-docs rewrites it)")
 
 
 def test_the_staleness_check_sees_an_edited_number():
