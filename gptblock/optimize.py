@@ -50,10 +50,9 @@ class PackedLinear(nn.Module):
         return self.packed_weight.to_dense()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.requires_grad and torch.is_grad_enabled():  # the packed operator has no backward
-            raise RuntimeError("a layer packed by optimize_for_cpu is for inference: it computes no gradient "
-                               "(run it under torch.no_grad(), and train the model before optimizing it)")
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed_weight, self.bias, "none", [], "")  # (..., out)
+        if x.requires_grad and torch.is_grad_enabled():  # the packed operator has no backward: say so if asked
+            return _NoGradient.apply(x, self.packed_weight, self.bias)
+        return _packed_linear(x, self.packed_weight, self.bias)  # (..., out_features)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         destination[prefix + "weight"] = self.weight
@@ -62,6 +61,23 @@ class PackedLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _packed_linear(x: torch.Tensor, packed_weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x, packed_weight, bias, "none", [], "")
+
+
+class _NoGradient(torch.autograd.Function):
+    """The packed product inside a graph that needs gradients: a clear error if one is ever asked of it."""
+
+    @staticmethod
+    def forward(ctx, x, packed_weight, bias):
+        return _packed_linear(x, packed_weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise RuntimeError("a layer packed by optimize_for_cpu is for inference: it computes no gradient "
+                           "(train the model before optimizing it)")
 
 
 @cache
