@@ -133,7 +133,10 @@ def test_the_progress_bar_advances_once_per_generated_token(checkpoint, monkeypa
 
 
 def test_the_installed_command_runs(checkpoint, tokenizer_dir, capsys):
-    """The one subprocess: the ``gptblock`` script (or ``python -m gptblock``) prints what main() prints."""
+    """The one subprocess: the ``gptblock`` script (or ``python -m gptblock``) prints what main() prints.
+
+    Over 3 s: a fresh interpreter imports torch before it generates anything.
+    """
     script = Path(sys.executable).parent / ("gptblock.exe" if os.name == "nt" else "gptblock")
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "gptblock"]
     args = ["generate", "--weights", str(checkpoint), "--prompt", PROMPT, "--max-new-tokens", "5", "--no-progress"]
