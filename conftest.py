@@ -37,10 +37,29 @@ PYTHON_FENCE_INFO = re.compile(
     r"[ \t]*\{?\.?(?P<language>" + "|".join(PYTHON_LANGUAGES) + r")\b(?![-.])[^\n]*$\n", re.MULTILINE
 )
 
-_tokenizer = ROOT.parent / "shared" / "gpt2-tokenizer"
-if _tokenizer.is_dir() and not os.environ.get("GPTBLOCK_TOKENIZER_DIR"):
-    os.environ["GPTBLOCK_TOKENIZER_DIR"] = str(_tokenizer)
+# The read-only material beside the checkout (in CI, a sibling folder of the clone): the one place
+# the tests find it. The pages' examples and the tokenizer tests read the tokenizer through the
+# environment variable; the tests that need a file ask for the fixtures below.
+SHARED = ROOT.parent / "shared"
+TOKENIZER_DIR = SHARED / "gpt2-tokenizer"
+SEED_FILE = SHARED / "seed" / "000_5d20c83c76bf70d9.txt"
+if TOKENIZER_DIR.is_dir() and not os.environ.get("GPTBLOCK_TOKENIZER_DIR"):
+    os.environ["GPTBLOCK_TOKENIZER_DIR"] = str(TOKENIZER_DIR)
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir() -> Path:
+    """The folder with GPT-2's vocab.bpe and encoder.json; the test is skipped without it."""
+    if not (TOKENIZER_DIR / "vocab.bpe").is_file():
+        pytest.skip(f"the GPT-2 tokenizer files are not in {TOKENIZER_DIR} (they sit beside the repository in CI)")
+    return TOKENIZER_DIR
+
+
+@pytest.fixture(scope="session")
+def seed_file() -> Path | None:
+    """The seed chapter's text, or None on a checkout without ../shared."""
+    return SEED_FILE if SEED_FILE.is_file() else None
 
 
 class AnyPythonFenceParser(AbstractCodeBlockParser):

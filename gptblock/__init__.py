@@ -2,6 +2,7 @@
 
 from gptblock.attention import MultiHeadAttention
 from gptblock.block import TransformerBlock
+from gptblock.checkpoint import load_checkpoint, save_checkpoint
 from gptblock.config import (
     CONFIG_KEYS,
     GPT2_CONFIGS,
@@ -13,16 +14,13 @@ from gptblock.config import (
 )
 from gptblock.feed_forward import GELU, FeedForward
 from gptblock.generation import generate, generate_text_simple
+from gptblock.hf_gpt2 import export_gpt2_weights, load_gpt2_weights
+from gptblock.kv_cache import KVCache
 from gptblock.layer_norm import LayerNorm
 from gptblock.model import GPTModel
+from gptblock.optimize import optimize_for_cpu
 from gptblock.size import count_parameters, count_parameters_tied, model_size_mb
 from gptblock.tokenizer import load_gpt2_tokenizer
-from gptblock.weights import (
-    export_gpt2_weights,
-    load_checkpoint,
-    load_gpt2_weights,
-    save_checkpoint,
-)
 
 __all__ = [
     "CONFIG_KEYS",
@@ -34,6 +32,7 @@ __all__ = [
     "GPT_CONFIG_1558M",
     "FeedForward",
     "GPTModel",
+    "KVCache",
     "LayerNorm",
     "MultiHeadAttention",
     "TransformerBlock",
@@ -47,6 +46,7 @@ __all__ = [
     "load_gpt2_tokenizer",
     "load_gpt2_weights",
     "model_size_mb",
+    "optimize_for_cpu",
     "save_checkpoint",
 ]
 

@@ -6,8 +6,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gptblock.checks import check_hidden_states, check_sequence_length
+from gptblock.checks import check_cache, check_hidden_states, check_positions
 from gptblock.config import check_heads, check_positive_int, check_probability
+from gptblock.kv_cache import LayerKVCache
+
+#: The attention paths a module can be built with (see :class:`MultiHeadAttention`).
+ATTN_IMPLS = ("auto", "explicit", "sdpa")
 
 
 class MultiHeadAttention(nn.Module):
@@ -18,11 +22,17 @@ class MultiHeadAttention(nn.Module):
     ``num_heads`` heads do this side by side on slices of the width, and ``out_proj`` mixes them.
 
     Two paths compute the same thing. The explicit one materialises the ``(T, T)`` score matrix,
-    masks the future, applies softmax and dropout on the weights: it runs in training with dropout,
-    so that the random numbers are drawn exactly as in the reference implementation. When nothing
-    is random (``eval()`` mode or ``dropout=0``), PyTorch's fused
-    ``scaled_dot_product_attention`` gives the same result faster and without the score matrix.
-    Set ``allow_fused = False`` to always take the explicit path.
+    masks the future, applies softmax and dropout on the weights, drawing the random numbers
+    exactly as the reference implementation does. PyTorch's fused ``scaled_dot_product_attention``
+    (SDPA) computes it faster, in tiles, without the score matrix. ``attn_impl`` picks the path:
+
+    * ``"auto"`` (the default): explicit in training with dropout, so that a seeded run gives the
+      reference's numbers; SDPA whenever nothing is random (``eval()`` or ``dropout=0``).
+    * ``"explicit"``: always the explicit path.
+    * ``"sdpa"``: always SDPA, dropout included: on an accelerator its fused kernels draw the dropout
+      themselves, keeping no weight matrix (less memory in training), and the random numbers are not
+      the reference's. PyTorch's CPU build computes SDPA with dropout by the formula, so on the CPU
+      it draws the same numbers as the explicit path and saves no memory; nothing guarantees either.
 
     Args:
         d_in: width of the input vectors.
@@ -31,9 +41,13 @@ class MultiHeadAttention(nn.Module):
         dropout: dropout probability on the attention weights.
         num_heads: number of heads.
         qkv_bias: whether the query, key and value projections have a bias.
+        attn_impl: ``"auto"``, ``"explicit"`` or ``"sdpa"``.
 
     Shapes:
         ``(batch, num_tokens, d_in) -> (batch, num_tokens, d_out)``
+
+    Raises:
+        ValueError: a size, the dropout or ``attn_impl`` is out of range.
 
     Example:
         >>> import torch
@@ -53,6 +67,8 @@ class MultiHeadAttention(nn.Module):
         dropout: float,
         num_heads: int,
         qkv_bias: bool = False,
+        *,
+        attn_impl: str = "auto",
     ) -> None:
         super().__init__()
         for name, value in (("d_in", d_in), ("d_out", d_out), ("context_length", context_length),
@@ -62,12 +78,15 @@ class MultiHeadAttention(nn.Module):
         check_probability("dropout", dropout)
         if not isinstance(qkv_bias, bool):
             raise ValueError(f"qkv_bias must be True or False, got {qkv_bias!r}")
+        if attn_impl not in ATTN_IMPLS:
+            raise ValueError(f"attn_impl must be one of {', '.join(map(repr, ATTN_IMPLS))}, got {attn_impl!r}")
         self.d_in = d_in
         self.d_out = d_out
         self.context_length = context_length
         self.num_heads = num_heads
         self.head_dim = d_out // num_heads
-        self.allow_fused = True
+        self.attn_impl = attn_impl
+        self._checks_input = True  # False when a parent module checks the input (see gptblock.checks)
 
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
@@ -81,10 +100,15 @@ class MultiHeadAttention(nn.Module):
             persistent=False,
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_hidden_states(x, self.d_in, "MultiHeadAttention")
+    def forward(self, x: torch.Tensor, cache: LayerKVCache | None = None) -> torch.Tensor:
+        """Attend over the sequence ``x``; with a ``cache``, ``x`` holds the positions after the cached ones."""
+        if self._checks_input:
+            check_hidden_states(x, self.d_in, "MultiHeadAttention")
+            if cache is not None:
+                check_cache(cache, x.shape[0], x.dtype, "MultiHeadAttention")
+            start = 0 if cache is None else cache.length
+            check_positions(start, x.shape[1], self.context_length, "MultiHeadAttention", cache)
         b, num_tokens, _ = x.shape
-        check_sequence_length(num_tokens, self.context_length, "MultiHeadAttention")
 
         keys = self.W_key(x)  # (b, T, d_out)
         queries = self.W_query(x)
@@ -95,27 +119,53 @@ class MultiHeadAttention(nn.Module):
         queries = queries.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
         values = values.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
 
+        start = 0 if cache is None else cache.length  # position of x's first token
+        if cache is not None:  # keys and values of every position so far: (b, num_heads, start + T, head_dim)
+            keys, values = cache.append(keys, values)
+
         if self.uses_fused_path():
-            context = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
+            context = self.fused_attention(queries, keys, values, start)
         else:
-            context = self.explicit_attention(queries, keys, values)  # (b, num_heads, T, head_dim)
+            context = self.explicit_attention(queries, keys, values, start)  # (b, num_heads, T, head_dim)
 
         # Merge the heads back: (b, num_heads, T, head_dim) -> (b, T, d_out)
         context = context.transpose(1, 2).contiguous().view(b, num_tokens, self.d_out)
         return self.out_proj(context)
 
     def uses_fused_path(self) -> bool:
-        """True when attention is deterministic (no dropout is drawn) and fusing is allowed."""
-        return self.allow_fused and not (self.training and self.dropout.p > 0)
+        """True when this call goes through ``scaled_dot_product_attention`` (see ``attn_impl``)."""
+        if self.attn_impl == "auto":
+            return not (self.training and self.dropout.p > 0)
+        return self.attn_impl == "sdpa"
 
-    def explicit_attention(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """softmax(Q Kᵀ / sqrt(head_dim), future masked) · V, with dropout on the weights."""
-        num_tokens = queries.shape[-2]
-        attn_scores = queries @ keys.transpose(2, 3)  # (b, num_heads, T, T)
-        attn_scores.masked_fill_(self.mask[:num_tokens, :num_tokens], -torch.inf)
+    def explicit_attention(
+        self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, start: int = 0
+    ) -> torch.Tensor:
+        """softmax(Q Kᵀ / sqrt(head_dim), future masked) · V, with dropout on the weights.
+
+        ``queries`` are positions ``start ..``; ``keys`` and ``values`` positions ``0 ..`` (the
+        cached ones first).
+        """
+        end = keys.shape[-2]
+        attn_scores = queries @ keys.transpose(2, 3)  # (b, num_heads, T, end)
+        attn_scores.masked_fill_(self.mask[start:end, :end], -torch.inf)
         attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
         attn_weights = self.dropout(attn_weights)
         return attn_weights @ values  # (b, num_heads, T, head_dim)
+
+    def fused_attention(
+        self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, start: int = 0
+    ) -> torch.Tensor:
+        """The same as :meth:`explicit_attention` through ``scaled_dot_product_attention``."""
+        dropout_p = self.dropout.p if self.training else 0.0  # nonzero only with attn_impl="sdpa"
+        num_tokens, end = queries.shape[-2], keys.shape[-2]
+        if start == 0:  # a whole sequence: the usual causal mask
+            return F.scaled_dot_product_attention(queries, keys, values, dropout_p=dropout_p, is_causal=True)
+        if num_tokens == 1:  # one new position after cached ones: it may look at everything
+            return F.scaled_dot_product_attention(queries, keys, values, dropout_p=dropout_p)
+        # several new positions after cached ones: rows start .. end-1 of the causal mask (True = may look)
+        return F.scaled_dot_product_attention(queries, keys, values, attn_mask=~self.mask[start:end, :end],
+                                              dropout_p=dropout_p)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # The reference implementation saves its float mask with the weights; ours is rebuilt
@@ -124,4 +174,5 @@ class MultiHeadAttention(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
-        return f"num_heads={self.num_heads}, head_dim={self.head_dim}, context_length={self.context_length}"
+        text = f"num_heads={self.num_heads}, head_dim={self.head_dim}, context_length={self.context_length}"
+        return text if self.attn_impl == "auto" else f"{text}, attn_impl={self.attn_impl!r}"

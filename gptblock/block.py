@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from gptblock.attention import MultiHeadAttention
-from gptblock.checks import check_hidden_states, check_sequence_length
+from gptblock.checks import check_cache, check_hidden_states, check_positions, mark_inner
 from gptblock.config import GPT_CONFIG_124M, check_config
 from gptblock.feed_forward import FeedForward
+from gptblock.kv_cache import LayerKVCache
 from gptblock.layer_norm import LayerNorm
 
 
@@ -22,9 +23,14 @@ class TransformerBlock(nn.Module):
 
     Args:
         cfg: a model configuration; defaults to :data:`gptblock.GPT_CONFIG_124M`.
+        attn_impl: the attention path, ``"auto"``, ``"explicit"`` or ``"sdpa"``
+            (see :class:`~gptblock.MultiHeadAttention`).
 
     Shapes:
         ``(batch, num_tokens, emb_dim) -> (batch, num_tokens, emb_dim)``
+
+    Raises:
+        ValueError: a bad configuration or ``attn_impl``.
 
     Example:
         >>> import torch
@@ -36,7 +42,7 @@ class TransformerBlock(nn.Module):
         torch.Size([2, 4, 768])
     """
 
-    def __init__(self, cfg: Mapping[str, Any] = GPT_CONFIG_124M) -> None:
+    def __init__(self, cfg: Mapping[str, Any] = GPT_CONFIG_124M, *, attn_impl: str = "auto") -> None:
         super().__init__()
         cfg = check_config(cfg)
         self.emb_dim = cfg["emb_dim"]
@@ -47,19 +53,28 @@ class TransformerBlock(nn.Module):
             context_length=cfg["context_length"],
             num_heads=cfg["n_heads"],
             qkv_bias=cfg["qkv_bias"],
+            attn_impl=attn_impl,
         )
         self.ff = FeedForward(cfg)
         self.norm1 = LayerNorm(cfg["emb_dim"])
         self.norm2 = LayerNorm(cfg["emb_dim"])
         self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
+        self._checks_input = True  # False inside a GPTModel, whose forward checks the input
+        mark_inner(self.att, self.ff, self.norm1, self.norm2)  # the block checks their input
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_hidden_states(x, self.emb_dim, "TransformerBlock")
-        check_sequence_length(x.shape[1], self.att.context_length, "TransformerBlock")
+    def forward(self, x: torch.Tensor, cache: LayerKVCache | None = None) -> torch.Tensor:
+        """Run the block on ``x``; with a ``cache``, ``x`` holds the positions after the cached ones."""
+        if self._checks_input:
+            check_hidden_states(x, self.emb_dim, "TransformerBlock")
+            if cache is not None:
+                check_cache(cache, x.shape[0], x.dtype, "TransformerBlock")
+            start = 0 if cache is None else cache.length
+            check_positions(start, x.shape[1], self.att.context_length, "TransformerBlock", cache)
+
         # Sub-block 1: attention
         shortcut = x  # shortcut connection around the attention sub-block
         x = self.norm1(x)
-        x = self.att(x)  # (b, T, emb_dim)
+        x = self.att(x, cache=cache)  # (b, T, emb_dim)
         x = self.drop_shortcut(x)
         x = x + shortcut
 

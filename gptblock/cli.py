@@ -10,8 +10,9 @@ import torch
 from tqdm import tqdm
 
 from gptblock.generation import generate
+from gptblock.hf_gpt2 import load_gpt2_weights
+from gptblock.optimize import optimize_for_cpu
 from gptblock.tokenizer import ENDOFTEXT, ENDOFTEXT_ID, TOKENIZER_DIR_ENV, load_gpt2_tokenizer
-from gptblock.weights import load_gpt2_weights
 
 PROG = "gptblock"
 
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_generate(args: argparse.Namespace) -> str:
     """Load, encode, generate, decode: the text that ``gptblock generate`` prints."""
     progress = not args.no_progress
-    model = load_gpt2_weights(args.weights, progress=progress)
+    model = optimize_for_cpu(load_gpt2_weights(args.weights, progress=progress))  # inference only: pack once
     vocab_size, context = model.cfg["vocab_size"], model.cfg["context_length"]
     if vocab_size <= ENDOFTEXT_ID:
         raise ValueError(

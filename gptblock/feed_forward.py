@@ -65,6 +65,7 @@ class FeedForward(nn.Module):
         super().__init__()
         cfg = check_config(cfg)
         self.emb_dim = cfg["emb_dim"]
+        self._checks_input = True  # False when a parent module checks the input (see gptblock.checks)
         self.layers = nn.Sequential(
             nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]),  # expand
             GELU(),
@@ -72,5 +73,6 @@ class FeedForward(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_hidden_states(x, self.emb_dim, "FeedForward", exact_dims=None)
+        if self._checks_input:
+            check_hidden_states(x, self.emb_dim, "FeedForward", dims=None)
         return self.layers(x)  # (..., emb_dim) -> (..., 4*emb_dim) -> (..., emb_dim)

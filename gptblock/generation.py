@@ -8,20 +8,21 @@ from numbers import Real
 import torch
 from torch import nn
 
-from gptblock.checks import check_token_ids
-from gptblock.kv_cache import CachedGPT, can_use_cache
+from gptblock.checks import check_token_ids, check_token_range
+from gptblock.kv_cache import KVCache
+from gptblock.model import GPTModel
 
 
 def _check_generation_args(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, context_size: int) -> None:
     for name, value, lowest in (("max_new_tokens", max_new_tokens, 0), ("context_size", context_size, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             raise ValueError(f"{name} must be an integer >= {lowest}, got {value!r}")
-    if not isinstance(idx, torch.Tensor):
-        raise TypeError(f"generate expects token ids as a torch.Tensor, got {type(idx).__name__}")
+    # The prompt may be longer than the context: it is cropped below, so only its ids are checked here,
+    # once (the model's forward does not read the values of ids off the CPU; see gptblock.checks).
+    check_token_ids(idx, "generate")
     vocab_size = _vocab_size(model)
-    # The prompt may be longer than the context: it is cropped below, so only its ids are checked here.
-    check_token_ids(idx, vocab_size if vocab_size is not None else torch.iinfo(torch.int64).max,
-                    idx.shape[-1] if idx.dim() == 2 else 0, "generate")
+    if vocab_size is not None:
+        check_token_range(idx.cpu(), vocab_size, "generate")
 
 
 def _vocab_size(model: nn.Module) -> int | None:
@@ -77,11 +78,11 @@ def generate(
         top_k: keep only the ``top_k`` most likely tokens before sampling.
         eos_id: stop once every sequence has produced this token (it is not appended; a sequence
             that finished early is padded with it while the others go on).
-        use_cache: keep every block's keys and values (:class:`gptblock.kv_cache.CachedGPT`): the
-            prompt runs once, then one position per step, and only the last position's logits are
-            computed. The tokens are the same as with ``use_cache=False``, which runs the model on the
-            whole window at every step (the book's way). It applies to a :class:`~gptblock.GPTModel`
-            whose dropout is off (``eval()``); other models are always run on the whole window.
+        use_cache: keep every block's keys and values in a :class:`~gptblock.KVCache`: the prompt runs
+            once, then one position per step. The tokens are the same as with ``use_cache=False``,
+            which runs the model on the whole window at every step (the book's way). It applies to a
+            :class:`~gptblock.GPTModel` whose dropout draws nothing (``eval()`` or a rate of 0); other
+            models are always run on the whole window. No weight is copied either way.
 
     Returns:
         ``(batch, T + n)`` token ids, ``n <= max_new_tokens``.
@@ -111,19 +112,17 @@ def generate(
 
     if not isinstance(use_cache, bool):
         raise ValueError(f"use_cache must be True or False, got {use_cache!r}")
-    decoder = None
+    cache = None
     if use_cache and max_new_tokens > 0 and idx.shape[0] > 0 and can_use_cache(model):
-        decoder = CachedGPT(model, batch_size=idx.shape[0], max_len=min(context_size, model.cfg["context_length"]))
+        # Room for the whole text, but never more than the window the model sees.
+        window = min(context_size, model.cfg["context_length"], idx.shape[1] + max_new_tokens)
+        weight = model.tok_emb.weight
+        cache = KVCache(model.cfg, batch_size=idx.shape[0], max_len=window, dtype=weight.dtype, device=weight.device)
 
     finished = torch.zeros(idx.shape[0], 1, dtype=torch.bool, device=idx.device)
     for _ in range(max_new_tokens):
-        if decoder is not None:
-            logits = _cached_logits(decoder, idx, context_size)  # (b, vocab_size)
-        else:
-            idx_cond = idx[:, -context_size:]
-            with torch.no_grad():
-                logits = model(idx_cond)
-            logits = logits[:, -1, :]  # (b, vocab_size)
+        with torch.no_grad():
+            logits = next_token_logits(model, idx, context_size, cache)  # (b, vocab_size)
 
         if top_k is not None:
             top_logits, _ = torch.topk(logits, top_k)
@@ -146,11 +145,27 @@ def generate(
     return idx
 
 
-def _cached_logits(decoder: CachedGPT, idx: torch.Tensor, context_size: int) -> torch.Tensor:
-    """The next-token logits through the cache: only the newest token, unless the window moved."""
-    if 0 < decoder.length == idx.shape[1] - 1 and idx.shape[1] <= decoder.max_len:
-        return decoder(idx[:, -1:])  # one new position
-    # The first step, or the sequence outgrew the window: once cropped, every token sits at a new
-    # position (absolute position embeddings), so the cropped window is run again from position 0.
-    decoder.reset()
-    return decoder(idx[:, -context_size:])
+def can_use_cache(model: nn.Module) -> bool:
+    """True when running ``model`` with a :class:`~gptblock.KVCache` gives what running it on the whole window gives.
+
+    That needs a :class:`~gptblock.GPTModel` whose dropout draws no random numbers (``eval()``
+    mode, or a dropout rate of 0): dropout is drawn per position, which a cache cannot replay.
+    """
+    if not isinstance(model, GPTModel):
+        return False
+    return not model.training or all(m.p == 0 for m in model.modules() if isinstance(m, nn.Dropout))
+
+
+def next_token_logits(model: nn.Module, idx: torch.Tensor, context_size: int, cache: KVCache | None) -> torch.Tensor:
+    """The logits ``(batch, vocab_size)`` that predict the token after ``idx``.
+
+    Without a cache, the model runs on the last ``context_size`` tokens. With one, only the newest
+    token runs, unless the window moved: once the text is cropped, every token sits at a new position
+    (GPT-2's positions are absolute), so the cropped window is run again from position 0.
+    """
+    if cache is None:
+        return model(idx[:, -context_size:])[:, -1]
+    if 0 < cache.length == idx.shape[1] - 1 and idx.shape[1] <= cache.max_len:
+        return model(idx[:, -1:], cache=cache)[:, -1]  # one new position
+    cache.reset()
+    return model(idx[:, -context_size:], cache=cache)[:, -1]

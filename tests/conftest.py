@@ -9,22 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY_CFG
 
 from gptblock import GPT_CONFIG_124M, GPTModel
 
 # The tests run tiny tensors: one intra-op thread is much faster than two on a busy machine,
 # where idle OpenMP workers spin against other processes (measured ~20x on the tiny model's forward).
 torch.set_num_threads(1)
-
-TINY_CFG = {
-    "vocab_size": 99,
-    "context_length": 16,
-    "emb_dim": 32,
-    "n_heads": 2,
-    "n_layers": 2,
-    "drop_rate": 0.1,
-    "qkv_bias": False,
-}
 
 
 @pytest.fixture

@@ -37,9 +37,7 @@ from gptblock import (
     generate_text_simple,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# In CI the repository is cloned with shared/ as a sibling folder.
-SEED_FILE = REPO_ROOT.parent / "shared" / "seed" / "000_5d20c83c76bf70d9.txt"
+SEED_NAME = "seed/000_5d20c83c76bf70d9.txt"  # in ../shared: the root conftest's seed_file fixture finds it
 
 # The seed's two code cells, pasted verbatim (only trailing spaces dropped) as a fallback for a
 # checkout without shared/; a test below checks that this copy still matches the seed file.
@@ -119,26 +117,26 @@ def seed_cells_from_file(text: str) -> tuple[str, str, str]:
     block = re.search(r"In \[16\]:\n(.*?\n        return x\n)", text, re.S)
     example = re.search(r"In \[17\]:\n(.*?print\(\"Output shape:\", output.shape\)\n)\n(.*?)\n\n", text, re.S)
     if block is None or example is None:
-        raise AssertionError(f"the seed file {SEED_FILE} no longer has the cells these tests expect")
+        raise AssertionError(f"the seed file {SEED_NAME} no longer has the cells these tests expect")
     return block.group(1), example.group(1), example.group(2) + "\n"
 
 
-def seed_cells() -> tuple[str, str, str]:
+def seed_cells(seed_file: Path | None) -> tuple[str, str, str]:
     """The seed's (block cell, example cell, printed output): from the seed file when it is there."""
-    if SEED_FILE.is_file():
-        return seed_cells_from_file(SEED_FILE.read_text(encoding="utf-8"))
+    if seed_file is not None:
+        return seed_cells_from_file(seed_file.read_text(encoding="utf-8"))
     return SEED_BLOCK_CELL, SEED_EXAMPLE_CELL, SEED_EXAMPLE_OUTPUT
 
 
-def seed_namespace() -> dict:
+def seed_namespace(seed_file: Path | None) -> dict:
     """Run the seed's block cell, its three local imports replaced by imports from gptblock."""
-    block_cell, _, _ = seed_cells()
+    block_cell, _, _ = seed_cells(seed_file)
     for old, new in SEED_IMPORTS.items():
         if old not in block_cell:
             raise AssertionError(f"the seed's block cell no longer contains {old!r}")
         block_cell = block_cell.replace(old, new)
     namespace: dict = {"__name__": "seed_chapter"}
-    exec(compile(block_cell, str(SEED_FILE), "exec"), namespace)
+    exec(compile(block_cell, SEED_NAME, "exec"), namespace)
     return namespace
 
 
@@ -156,17 +154,17 @@ def run_seeded(module, x, seed):
 
 # --- the seed's own class ---------------------------------------------------------------------
 
-def test_verbatim_copy_matches_the_seed_file():
-    if not SEED_FILE.is_file():
-        pytest.skip(f"no seed file at {SEED_FILE}")
-    block_cell, example_cell, output = seed_cells_from_file(SEED_FILE.read_text(encoding="utf-8"))
+def test_verbatim_copy_matches_the_seed_file(seed_file):
+    if seed_file is None:
+        pytest.skip(f"no seed file {SEED_NAME} beside the checkout")
+    block_cell, example_cell, output = seed_cells_from_file(seed_file.read_text(encoding="utf-8"))
     assert strip_trailing_spaces(block_cell) == SEED_BLOCK_CELL
     assert strip_trailing_spaces(example_cell) == SEED_EXAMPLE_CELL
     assert output == SEED_EXAMPLE_OUTPUT
 
 
-def test_seed_cell_really_uses_gptblock_parts():
-    ns = seed_namespace()
+def test_seed_cell_really_uses_gptblock_parts(seed_file):
+    ns = seed_namespace(seed_file)
     seed_block = ns["TransformerBlock"]({**ns["GPT_CONFIG_124M"], "emb_dim": 32, "n_heads": 2})
     assert isinstance(seed_block.att, MultiHeadAttention)
     assert ns["TransformerBlock"] is not TransformerBlock
@@ -174,8 +172,8 @@ def test_seed_cell_really_uses_gptblock_parts():
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train-dropout", "eval"])
-def test_seed_class_equals_gptblock_block(tiny_cfg, train):
-    SeedBlock = seed_namespace()["TransformerBlock"]
+def test_seed_class_equals_gptblock_block(tiny_cfg, train, seed_file):
+    SeedBlock = seed_namespace(seed_file)["TransformerBlock"]
     seed_block = build(SeedBlock, tiny_cfg, 123).train(train)
     ours = build(TransformerBlock, tiny_cfg, 123).train(train)
     assert list(seed_block.state_dict()) == list(ours.state_dict())
@@ -188,10 +186,10 @@ def test_seed_class_equals_gptblock_block(tiny_cfg, train):
     assert torch.equal(rng_seed, rng_ours)
 
 
-def test_the_seed_example_prints_its_lines_and_its_numbers(capsys):
-    ns = seed_namespace()
-    _, example_cell, printed = seed_cells()
-    exec(compile(example_cell, str(SEED_FILE), "exec"), ns)
+def test_the_seed_example_prints_its_lines_and_its_numbers(capsys, seed_file):
+    ns = seed_namespace(seed_file)
+    _, example_cell, printed = seed_cells(seed_file)
+    exec(compile(example_cell, SEED_NAME, "exec"), ns)
     assert capsys.readouterr().out == printed
     assert printed == "Input shape: torch.Size([2, 4, 768])\nOutput shape: torch.Size([2, 4, 768])\n"
     # the same example with gptblock's class gives the same numbers, dropout included
@@ -243,11 +241,11 @@ def test_block_matches_reference_in_train_mode(tiny_cfg, qkv_bias):
 
 def test_block_matches_reference_in_eval(tiny_cfg):
     ref = build(RefTransformerBlock, tiny_cfg, 12).eval()
-    ours = build(TransformerBlock, tiny_cfg, 12).eval()
     x = torch.randn(2, 10, 32)
-    torch.testing.assert_close(ours(x), ref(x), atol=1e-6, rtol=1e-6)  # fused attention
-    ours.att.allow_fused = False
-    torch.testing.assert_close(ours(x), ref(x), atol=1e-6, rtol=1e-6)
+    for attn_impl in ("auto", "explicit", "sdpa"):  # fused, explicit, fused
+        torch.manual_seed(12)
+        ours = TransformerBlock(tiny_cfg, attn_impl=attn_impl).eval()
+        torch.testing.assert_close(ours(x), ref(x), atol=1e-6, rtol=1e-6)
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train-dropout", "eval"])

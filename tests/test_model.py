@@ -1,12 +1,9 @@
-"""GPTModel: embeddings, the stack of blocks, the final norm and the output head."""
+"""GPTModel: embeddings, the stack of blocks, the final norm and the output head (its properties:
+tests/test_properties.py)."""
 
 from __future__ import annotations
 
-import pickle
-
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from test_block import BLOCK_PARAMETERS
 from torch import nn
 
@@ -63,36 +60,6 @@ def test_forward_follows_the_reference_steps(tiny_cfg):
     assert torch.equal(model(x), expected)
 
 
-def test_eval_is_deterministic_train_is_not(tiny_cfg):
-    model = make_model(tiny_cfg)
-    x = ids(2, 8)
-    model.eval()
-    assert torch.equal(model(x), model(x))
-    model.train()
-    assert not torch.equal(model(x), model(x))
-
-
-def test_batch_equals_rows_one_by_one(tiny_cfg):
-    model = make_model(tiny_cfg).eval()
-    x = ids(4, 11, seed=1)
-    rows = torch.cat([model(x[i: i + 1]) for i in range(4)])
-    torch.testing.assert_close(model(x), rows, atol=1e-5, rtol=0)
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**16), num_tokens=st.integers(2, 16), data=st.data())
-def test_causality(tiny_cfg, seed, num_tokens, data):
-    t = data.draw(st.integers(0, num_tokens - 2), label="t")
-    model = make_model(tiny_cfg, seed=seed).eval()
-    x = ids(1, num_tokens, seed=seed)
-    changed = x.clone()
-    changed[:, t + 1:] = (changed[:, t + 1:] + 1 + ids(1, num_tokens - t - 1, vocab=98, seed=seed + 1)) % 99
-    assert (changed[:, t + 1:] != x[:, t + 1:]).all()
-    out, out_changed = model(x), model(changed)
-    torch.testing.assert_close(out[:, : t + 1], out_changed[:, : t + 1], atol=1e-5, rtol=0)
-    assert not torch.allclose(out[:, t + 1:], out_changed[:, t + 1:])
-
-
 def test_every_parameter_gets_a_gradient(tiny_cfg):
     model = make_model(tiny_cfg)
     # every vocabulary entry appears, so every row of tok_emb gets a gradient; the full context is used
@@ -104,25 +71,19 @@ def test_every_parameter_gets_a_gradient(tiny_cfg):
         assert (p.grad.abs().sum(dim=-1) > 0).all(), name  # every row, not just some
 
 
-def test_state_dict_round_trip(tiny_cfg):
-    model = make_model(tiny_cfg, seed=1).eval()
-    state = model.state_dict()
-    assert not any(key.endswith("mask") for key in state)
-    other = make_model(tiny_cfg, seed=2).eval()
-    x = ids(2, 6)
-    assert not torch.allclose(model(x), other(x))
-    other.load_state_dict(state, strict=True)
-    assert torch.equal(model(x), other(x))
-
-
-def test_pickle_round_trip(tiny_cfg):
-    model = make_model(tiny_cfg, seed=3).eval()
-    clone = pickle.loads(pickle.dumps(model))
-    x = ids(2, 6)
-    assert torch.equal(clone(x), model(x))
-    assert clone.cfg == model.cfg
-
-
 def test_qkv_bias_model(tiny_cfg):
     model = make_model({**tiny_cfg, "qkv_bias": True})
     assert model.trf_blocks[1].att.W_key.bias is not None
+
+
+def test_attn_impl_reaches_every_block(tiny_cfg):
+    model = GPTModel(tiny_cfg, attn_impl="sdpa")
+    assert [block.att.attn_impl for block in model.trf_blocks] == ["sdpa", "sdpa"]
+
+
+def test_a_model_on_the_meta_device_runs_forward(tiny_cfg):
+    """Shapes only: no memory, no values to check, and the same shapes out."""
+    with torch.device("meta"):
+        model = GPTModel(tiny_cfg)
+    logits = model(torch.zeros(2, 5, dtype=torch.long, device="meta"))
+    assert logits.shape == (2, 5, 99) and logits.device.type == "meta"

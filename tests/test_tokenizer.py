@@ -1,4 +1,7 @@
-"""GPT-2's tokenizer through tiktoken, built offline from the files in <repo>/../shared/gpt2-tokenizer."""
+"""GPT-2's tokenizer through tiktoken, built offline from the files in <repo>/../shared/gpt2-tokenizer.
+
+The root conftest's ``tokenizer_dir`` fixture finds that folder and skips these tests without it.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +15,7 @@ import tiktoken
 from gptblock import load_gpt2_tokenizer
 from gptblock.tokenizer import TOKENIZER_DIR_ENV
 
-TOKENIZER_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "gpt2-tokenizer"
-pytestmark = pytest.mark.skipif(
-    not (TOKENIZER_DIR / "vocab.bpe").is_file(),
-    reason=f"the GPT-2 tokenizer files are not in {TOKENIZER_DIR} (they sit beside the repository in CI)",
-)
+pytestmark = pytest.mark.usefixtures("tokenizer_dir")
 
 TEXTS = [
     "Every effort moves you",
@@ -28,8 +27,8 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> tiktoken.Encoding:
-    return load_gpt2_tokenizer(TOKENIZER_DIR)
+def tokenizer(tokenizer_dir: Path) -> tiktoken.Encoding:
+    return load_gpt2_tokenizer(tokenizer_dir)
 
 
 def test_known_token_ids(tokenizer):
@@ -52,12 +51,12 @@ def test_decode_inverts_encode(tokenizer, text):
     assert tokenizer.decode(tokenizer.encode(text)) == text
 
 
-def test_same_ids_as_tiktokens_own_gpt2_encoding(tokenizer, tmp_path, monkeypatch):
+def test_same_ids_as_tiktokens_own_gpt2_encoding(tokenizer, tokenizer_dir, tmp_path, monkeypatch):
     """tiktoken's get_encoding("gpt2"), fed the same files through its cache, encodes exactly as ours."""
     urls = {"vocab.bpe": "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
             "encoder.json": "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json"}
     for name, url in urls.items():  # tiktoken looks for each file under the sha1 of its URL
-        shutil.copy(TOKENIZER_DIR / name, tmp_path / hashlib.sha1(url.encode()).hexdigest())
+        shutil.copy(tokenizer_dir / name, tmp_path / hashlib.sha1(url.encode()).hexdigest())
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv(TOKENIZER_DIR_ENV, raising=False)
     reference = load_gpt2_tokenizer()  # no folder, no variable: tiktoken's own encoding
@@ -66,24 +65,24 @@ def test_same_ids_as_tiktokens_own_gpt2_encoding(tokenizer, tmp_path, monkeypatc
         assert tokenizer.encode(text) == reference.encode(text)
 
 
-def test_environment_variable_names_the_folder(monkeypatch):
-    monkeypatch.setenv(TOKENIZER_DIR_ENV, str(TOKENIZER_DIR))
+def test_environment_variable_names_the_folder(tokenizer_dir, monkeypatch):
+    monkeypatch.setenv(TOKENIZER_DIR_ENV, str(tokenizer_dir))
     assert load_gpt2_tokenizer().encode("Every effort moves you") == [6109, 3626, 6100, 345]
 
 
-def test_a_folder_without_the_files_is_a_clear_error(tmp_path):
+def test_a_folder_without_the_files_is_a_clear_error(tokenizer_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"lacks the GPT-2 tokenizer file\(s\) vocab\.bpe, encoder\.json"):
         load_gpt2_tokenizer(tmp_path)
-    shutil.copy(TOKENIZER_DIR / "vocab.bpe", tmp_path)
+    shutil.copy(tokenizer_dir / "vocab.bpe", tmp_path)
     with pytest.raises(FileNotFoundError, match=r"file\(s\) encoder\.json \(it needs"):
         load_gpt2_tokenizer(tmp_path)
     with pytest.raises(FileNotFoundError, match="no such tokenizer directory"):
         load_gpt2_tokenizer(tmp_path / "missing")
 
 
-def test_files_that_disagree_are_refused(tmp_path):
-    shutil.copy(TOKENIZER_DIR / "encoder.json", tmp_path)
-    lines = (TOKENIZER_DIR / "vocab.bpe").read_text(encoding="utf-8").split("\n")
+def test_files_that_disagree_are_refused(tokenizer_dir, tmp_path):
+    shutil.copy(tokenizer_dir / "encoder.json", tmp_path)
+    lines = (tokenizer_dir / "vocab.bpe").read_text(encoding="utf-8").split("\n")
     (tmp_path / "vocab.bpe").write_text("\n".join(lines[:1000]) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="do not describe the same vocabulary"):
         load_gpt2_tokenizer(tmp_path)

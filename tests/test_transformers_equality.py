@@ -15,13 +15,14 @@ from transformers.models.gpt2.modeling_gpt2 import GPT2Block
 
 from gptblock import (
     GPT_CONFIG_124M,
+    GPTModel,
     TransformerBlock,
     export_gpt2_weights,
     generate,
     generate_text_simple,
     load_gpt2_weights,
 )
-from gptblock.weights import _block_from_hf
+from gptblock.hf_gpt2 import hf_gpt2_shapes, tensors_from_hf
 
 ATOL = 1e-5
 TINY_HF = {"n_embd": 32, "n_layer": 2, "n_head": 2, "vocab_size": 99, "n_positions": 16}
@@ -72,14 +73,10 @@ def test_logits_equal_transformers(hf_and_ours, shape):
 def test_explicit_attention_path_equals_transformers_too(hf_and_ours):
     hf, ours, _ = hf_and_ours
     ids = torch.randint(0, TINY_HF["vocab_size"], (2, 16), generator=torch.Generator().manual_seed(5))
-    for block in ours.trf_blocks:
-        block.att.allow_fused = False
-    try:
-        with torch.no_grad():
-            torch.testing.assert_close(ours(ids), hf(ids).logits, rtol=0, atol=ATOL)
-    finally:
-        for block in ours.trf_blocks:
-            block.att.allow_fused = True
+    explicit = GPTModel(ours.cfg, attn_impl="explicit").eval()
+    explicit.load_state_dict(ours.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(explicit(ids), hf(ids).logits, rtol=0, atol=ATOL)
 
 
 @pytest.mark.parametrize(("batch", "prompt_len", "new"), [(1, 3, 12), (3, 5, 10)])
@@ -123,9 +120,16 @@ def block_pair() -> tuple[GPT2Block, TransformerBlock]:
     hf_block = GPT2Block(config, layer_idx=0)
     randomize_(hf_block, seed=2, scale=0.05)
     hf_block.eval()
-    ours = TransformerBlock({**GPT_CONFIG_124M, "qkv_bias": True, "drop_rate": 0.0}).eval()
+    cfg = {**GPT_CONFIG_124M, "qkv_bias": True, "drop_rate": 0.0, "n_layers": 1}
+    ours = TransformerBlock(cfg).eval()
     hf_tensors = {f"h.0.{name}": t for name, t in hf_block.state_dict().items()}
-    converted = {name.removeprefix("trf_blocks.0."): t for name, t in _block_from_hf(hf_tensors.__getitem__, 0).items()}
+    shapes = hf_gpt2_shapes(cfg)
+
+    def get(name: str) -> torch.Tensor:  # the block's tensors; zeros for the embeddings and final norm
+        return hf_tensors[name] if name in hf_tensors else torch.zeros(shapes[name])
+
+    converted = {name.removeprefix("trf_blocks.0."): t for name, t in tensors_from_hf(get, cfg)
+                 if name.startswith("trf_blocks.0.")}
     ours.load_state_dict(converted, strict=True)
     return hf_block, ours
 

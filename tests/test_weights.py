@@ -16,15 +16,16 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-import gptblock.weights as weights_module
+import gptblock.hf_gpt2 as hf_module
 from gptblock import (
     GPTModel,
     export_gpt2_weights,
     load_checkpoint,
     load_gpt2_weights,
+    optimize_for_cpu,
     save_checkpoint,
 )
-from gptblock.weights import GPT2_HEADS_BY_WIDTH, gptblock_to_hf, hf_gpt2_shapes, hf_to_gptblock
+from gptblock.hf_gpt2 import GPT2_HEADS_BY_WIDTH, gptblock_to_hf, hf_gpt2_shapes, hf_name_table, tensors_from_hf
 
 TINY = {"vocab_size": 99, "context_length": 16, "emb_dim": 32, "n_heads": 2, "n_layers": 2,
         "drop_rate": 0.0, "qkv_bias": True}
@@ -88,14 +89,22 @@ def test_conv1d_is_the_transpose_of_linear():
     torch.testing.assert_close(x @ hf["h.1.mlp.c_fc.weight"] + hf["h.1.mlp.c_fc.bias"], ff(x), rtol=0, atol=1e-6)
 
 
-def test_hf_to_gptblock_inverts_gptblock_to_hf():
+def test_tensors_from_hf_inverts_gptblock_to_hf():
     model = random_gpt()
-    sd = hf_to_gptblock(gptblock_to_hf(model), TINY["n_layers"])
-    assert sd["out_head.weight"] is sd["tok_emb.weight"]
+    hf = gptblock_to_hf(model)
+    assert list(hf) == [name for name, _, _ in hf_name_table(TINY["n_layers"])] == list(hf_gpt2_shapes(TINY))
+    converted = dict(tensors_from_hf(hf.__getitem__, TINY))
     reference = model.state_dict()
-    assert set(sd) == set(reference)
-    for name, tensor in sd.items():
+    assert set(converted) == set(reference) - {"out_head.weight"}  # the head is the token embedding
+    for name, tensor in converted.items():
         assert torch.equal(tensor, reference[name]), name
+
+
+def test_every_parameter_is_in_the_name_table_once():
+    with torch.device("meta"):
+        parameters = [name for name, _ in GPTModel({**TINY, "qkv_bias": True}).named_parameters()]
+    in_table = [name for _, names, _ in hf_name_table(TINY["n_layers"]) for name in names]
+    assert sorted(in_table) == sorted(parameters[:-1]) and parameters[-1] == "out_head.weight"
 
 
 # ------------------------------------------------------------------------------------- round trips
@@ -248,8 +257,14 @@ def test_errors_count_the_other_problems(tiny_dir):
 
 def test_every_tensor_is_checked_before_a_model_is_built(tiny_dir, monkeypatch):
     """The last tensor is the bad one: the error comes before any model exists to be half-written."""
-    built = []
-    monkeypatch.setattr(weights_module, "GPTModel", lambda cfg: built.append(cfg))
+    built, real = [], GPTModel
+
+    def spy(cfg, **kwargs):  # the meta-device models that give the expected shapes are not counted
+        if torch.get_default_device().type != "meta":
+            built.append(cfg)
+        return real(cfg, **kwargs)
+
+    monkeypatch.setattr(hf_module, "GPTModel", spy)
     rewrite(tiny_dir / "model.safetensors", tiny_dir / "model.safetensors",
             lambda t: {**t, "ln_f.bias": torch.zeros(33)})
     with pytest.raises(ValueError, match=r"'ln_f\.bias' has shape \[33\], expected \[32\]"):
@@ -272,8 +287,8 @@ def test_missing_paths_and_files_that_are_not_safetensors(tmp_path):
 
 
 def test_no_file_is_ever_unpickled():
-    """Every torch.load in the project (package, tests, pages) passes weights_only=True; weights.py has none."""
-    root = Path(weights_module.__file__).parents[1]
+    """Every torch.load in the project (package, tests, pages) passes weights_only=True; the readers have none."""
+    root = Path(hf_module.__file__).parents[1]
     sources = [p for folder in ("gptblock", "tests", "docs") for p in (root / folder).rglob("*")
                if p.suffix in (".py", ".md")]
     assert len(sources) > 10
@@ -284,9 +299,9 @@ def test_no_file_is_ever_unpickled():
                     keywords = {k.arg: k.value for k in node.keywords}
                     flag = keywords.get("weights_only")
                     assert isinstance(flag, ast.Constant) and flag.value is True, f"{source}: {ast.unparse(node)}"
-    text = Path(weights_module.__file__).read_text(encoding="utf-8")
-    assert "torch.load(" not in text
-    assert "import pickle" not in text
+    for module in ("hf_gpt2.py", "checkpoint.py", "safetensors_files.py"):
+        text = (root / "gptblock" / module).read_text(encoding="utf-8")
+        assert "torch.load(" not in text and "import pickle" not in text, module
 
 
 def _python_code(source: Path) -> list[str]:
@@ -358,3 +373,18 @@ def test_checkpoint_errors(tmp_path, tiny_dir):
         load_checkpoint(tmp_path / "bad.safetensors")
     with pytest.raises(TypeError, match="GPTModel"):
         save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.safetensors")
+
+
+def test_an_optimized_model_saves_and_exports_as_the_plain_one(tmp_path):
+    model = random_gpt()
+    save_checkpoint(model, tmp_path / "plain.safetensors")
+    export_gpt2_weights(model, tmp_path / "plain-hf")
+    optimize_for_cpu(model)
+    save_checkpoint(model, tmp_path / "optimized.safetensors")
+    export_gpt2_weights(model, tmp_path / "optimized-hf")
+    plain = load_checkpoint(tmp_path / "plain.safetensors").state_dict()
+    optimized = load_checkpoint(tmp_path / "optimized.safetensors").state_dict()
+    assert list(plain) == list(optimized)
+    for name, tensor in plain.items():
+        assert torch.equal(optimized[name], tensor), name  # unpacking gives the weights back bit for bit
+    assert_same_state(load_gpt2_weights(tmp_path / "plain-hf"), load_gpt2_weights(tmp_path / "optimized-hf"))

@@ -1,0 +1,110 @@
+"""gptblock's own checkpoints: a ``GPTModel``'s weights and configuration in one safetensors file.
+
+The file holds the model's ``state_dict`` under its own names, and its metadata the configuration
+and whether the output head is tied to the token embedding (stored once: safetensors refuses two
+names for one tensor). For OpenAI's GPT-2 files, see :mod:`gptblock.hf_gpt2`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from gptblock.config import check_config
+from gptblock.model import GPTModel
+from gptblock.safetensors_files import FLOAT_DTYPES, PathLike, SafetensorsFiles, check_tensors
+
+#: The value of the ``gptblock`` metadata key that marks a file as a gptblock checkpoint.
+CHECKPOINT_FORMAT = "gptblock-checkpoint-1"
+
+
+def save_checkpoint(model: GPTModel, path: PathLike) -> None:
+    """Save a ``GPTModel`` (weights and config) to one safetensors file.
+
+    safetensors refuses two names for one tensor, so a tied ``out_head`` is stored once, as
+    ``tok_emb.weight``, and the file's metadata records the tie; :func:`load_checkpoint` re-ties it.
+
+    Args:
+        model: the model to save.
+        path: the file to write (conventionally ``*.safetensors``).
+
+    Raises:
+        TypeError: ``model`` is not a ``GPTModel``.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from pathlib import Path
+        >>> from gptblock import GPTModel, save_checkpoint, load_checkpoint
+        >>> tiny = {"vocab_size": 99, "context_length": 16, "emb_dim": 32, "n_heads": 2,
+        ...         "n_layers": 2, "drop_rate": 0.0, "qkv_bias": False}
+        >>> model = GPTModel(tiny)
+        >>> model.out_head.weight = model.tok_emb.weight
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     save_checkpoint(model, Path(folder) / "tiny.safetensors")
+        ...     again = load_checkpoint(Path(folder) / "tiny.safetensors")
+        >>> again.out_head.weight is again.tok_emb.weight
+        True
+        >>> all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+        True
+    """
+    if not isinstance(model, GPTModel):
+        raise TypeError(f"save_checkpoint needs a GPTModel, got {type(model).__name__}")
+    tied = _is_tied(model)
+    state = {name: t.detach().contiguous() for name, t in model.state_dict().items()
+             if not (tied and name == "out_head.weight")}
+    metadata = {"format": "pt", "gptblock": CHECKPOINT_FORMAT, "config": json.dumps(model.cfg),
+                "tied": json.dumps(tied)}
+    save_file(state, str(path), metadata=metadata)
+
+
+def load_checkpoint(path: PathLike) -> GPTModel:
+    """Load a model written by :func:`save_checkpoint` (a new model, in eval mode, ties restored).
+
+    Args:
+        path: the ``.safetensors`` file.
+
+    Returns:
+        The model, with the dtype the weights were saved in.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not a gptblock checkpoint, or a tensor is missing, unexpected or of
+            the wrong shape (the message names the first one).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    with SafetensorsFiles([path]) as source:
+        meta = source.metadata
+        if meta.get("gptblock") != CHECKPOINT_FORMAT:
+            hint = " (it looks like a Hugging Face GPT-2 file: use load_gpt2_weights)" if any(
+                name.removeprefix("transformer.") == "wte.weight" for name in source.handles) else ""
+            raise ValueError(f"{path} is not a gptblock checkpoint{hint}")
+        try:
+            cfg = check_config(json.loads(meta["config"]))
+            tied = json.loads(meta.get("tied", "false"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: unreadable config in the checkpoint metadata ({exc})") from None
+        with torch.random.fork_rng(devices=[]):
+            model = GPTModel(cfg)
+        if tied:
+            model.out_head.weight = model.tok_emb.weight
+        expected = {name: tuple(t.shape) for name, t in model.state_dict().items()
+                    if not (tied and name == "out_head.weight")}
+        check_tensors(expected, source, {name: name for name in expected if name in source.handles}, str(path))
+        dtype = FLOAT_DTYPES[source.dtype("tok_emb.weight")]
+        model.to(dtype)
+        params = model.state_dict(keep_vars=True)
+        with torch.no_grad():
+            for name in expected:
+                params[name].copy_(source.tensor(name))
+    return model.eval()
+
+
+def _is_tied(model: GPTModel) -> bool:
+    head, emb = model.out_head.weight, model.tok_emb.weight
+    return head is emb or (head.data_ptr() == emb.data_ptr() and head.shape == emb.shape)
+

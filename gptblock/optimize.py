@@ -1,0 +1,144 @@
+"""One explicit step for fast inference on the CPU: the linear layers' weights packed for oneDNN, in place.
+
+Generating a token multiplies a few rows by every weight matrix of the model. PyTorch's default
+kernel for ``nn.Linear`` on the CPU (MKL) is made for large matrices; oneDNN, given its weights once
+in the blocked layout it computes with, can run products with a few rows faster (the Performance
+page measures by how much on its machine). :func:`optimize_for_cpu` makes that conversion once,
+layer by layer, and drops the plain weight of each layer it converts: no second copy of the model
+is kept.
+
+PyTorch exposes oneDNN's prepacked linear layer only through two private operators
+(``torch.ops.mkldnn._reorder_linear_weight`` and ``torch.ops.mkldnn._linear_pointwise``, those
+``torch.compile`` uses on the CPU). The public ``torch.utils.mkldnn.to_mkldnn`` converts every input
+and output between layouts on each call, which costs more than it saves at a few rows. So the
+private pair is used here, and only here: a probe runs it once against ``nn.Linear`` and, if this
+PyTorch lacks it or computes something else, the layers are left as they are.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import torch
+from torch import nn
+
+
+class PackedLinear(nn.Module):
+    """An ``nn.Linear`` whose weight lives in oneDNN's blocked layout: inference only, no gradient.
+
+    ``state_dict()`` still holds ``weight`` and ``bias`` in the plain layout (unpacked when asked),
+    so an optimized model can be saved as any other; load weights before optimizing, not after.
+
+    Args:
+        linear: the layer to convert (CPU, float32); its weight is not kept.
+        rows_hint: how many rows the products will usually have (oneDNN picks its layout for them).
+    """
+
+    def __init__(self, linear: nn.Linear, rows_hint: int = 1) -> None:
+        super().__init__()
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        with torch.no_grad():
+            packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), rows_hint)
+            bias = None if linear.bias is None else linear.bias.detach().clone()
+        self.register_buffer("packed_weight", packed, persistent=False)
+        self.register_buffer("bias", bias, persistent=False)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The weight in the plain ``(out_features, in_features)`` layout: a new copy on every access."""
+        return self.packed_weight.to_dense()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.requires_grad and torch.is_grad_enabled():  # the packed operator has no backward: say so if asked
+            return _NoGradient.apply(x, self.packed_weight, self.bias)
+        return _packed_linear(x, self.packed_weight, self.bias)  # (..., out_features)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        destination[prefix + "weight"] = self.weight
+        if self.bias is not None:
+            destination[prefix + "bias"] = self.bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _packed_linear(x: torch.Tensor, packed_weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x, packed_weight, bias, "none", [], "")
+
+
+class _NoGradient(torch.autograd.Function):
+    """The packed product inside a graph that needs gradients: a clear error if one is ever asked of it."""
+
+    @staticmethod
+    def forward(ctx, x, packed_weight, bias):
+        return _packed_linear(x, packed_weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise RuntimeError("a layer packed by optimize_for_cpu is for inference: it computes no gradient "
+                           "(train the model before optimizing it)")
+
+
+@cache
+def onednn_linear_works() -> bool:
+    """Whether this PyTorch runs oneDNN's prepacked linear layer and gets ``nn.Linear``'s numbers."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():  # the caller's random numbers stay as they were
+            layer = nn.Linear(24, 40)
+            x = torch.randn(2, 3, 24)
+            got, expected = PackedLinear(layer)(x), layer(x)
+    except (AttributeError, NotImplementedError, RuntimeError, TypeError):
+        return False
+    return got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def optimize_for_cpu(model: nn.Module) -> nn.Module:
+    """Pack every float32 ``nn.Linear`` of ``model`` on the CPU for oneDNN, in place, for inference.
+
+    Each converted layer becomes a :class:`PackedLinear` computing the same products (within float
+    rounding, 1e-5) with a faster kernel at a few rows: token-by-token generation gains most. The
+    plain weight of a converted layer is dropped, so memory does not grow, with one exception: an
+    output head tied to the token embedding (as GPT-2's) gets its own packed copy, because the
+    embedding lookup keeps reading the plain rows.
+
+    The converted layers have no gradient, and the model stays on the CPU in float32: optimize last,
+    after loading, moving and converting, and keep an unoptimized model for training. Where
+    PyTorch lacks oneDNN, the model is returned unchanged.
+
+    oneDNN spreads every product, even of one row, over all of PyTorch's threads: on cores busy with
+    other processes its threads wait for each other, and the optimized model can be slower than the
+    plain one. Measure on the machine that will run it (``benchmarks/bench.py``).
+
+    Args:
+        model: any module (a :class:`~gptblock.GPTModel` typically).
+
+    Returns:
+        ``model`` itself, converted.
+
+    Example:
+        >>> import torch
+        >>> from gptblock import GPTModel, optimize_for_cpu
+        >>> tiny = {"vocab_size": 99, "context_length": 16, "emb_dim": 32, "n_heads": 2,
+        ...         "n_layers": 2, "drop_rate": 0.0, "qkv_bias": False}
+        >>> model = GPTModel(tiny).eval()
+        >>> ids = torch.tensor([[1, 2, 3]])
+        >>> before = model(ids)
+        >>> optimize_for_cpu(model) is model
+        True
+        >>> torch.allclose(model(ids), before, atol=1e-5)
+        True
+    """
+    if not onednn_linear_works():
+        return model
+    names = [name for name, module in model.named_modules()
+             if name and type(module) is nn.Linear and module.weight.device.type == "cpu"
+             and module.weight.dtype == torch.float32]
+    for name in names:  # by name, holding no layer: each plain weight is freed as soon as it is packed
+        parent_name, _, child_name = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        setattr(parent, child_name, PackedLinear(getattr(parent, child_name)))
+    return model
+

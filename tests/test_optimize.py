@@ -1,0 +1,110 @@
+"""optimize_for_cpu: the linear layers packed for oneDNN once, in place, computing the same within 1e-5."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import tiny_model
+from torch import nn
+
+import gptblock.optimize as optimize_module
+from gptblock import GPT_CONFIG_124M, generate, optimize_for_cpu
+from gptblock.optimize import PackedLinear, onednn_linear_works
+
+needs_onednn = pytest.mark.skipif(not onednn_linear_works(), reason="this PyTorch has no working oneDNN linear")
+
+
+def linears(model: nn.Module) -> list[str]:
+    return [name for name, m in model.named_modules() if type(m) is nn.Linear]
+
+
+@needs_onednn
+def test_every_linear_layer_is_packed_in_place_and_its_plain_weight_dropped():
+    model = tiny_model()
+    names = linears(model)
+    state_names = list(model.state_dict())
+    plain_parameters = sum(p.numel() for p in model.parameters())
+    assert optimize_for_cpu(model) is model
+    assert linears(model) == []
+    assert [name for name, m in model.named_modules() if isinstance(m, PackedLinear)] == names
+    dropped = sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, PackedLinear))
+    biases = sum(m.bias.numel() for m in model.modules() if isinstance(m, PackedLinear) and m.bias is not None)
+    assert sum(p.numel() for p in model.parameters()) == plain_parameters - dropped - biases  # no second copy
+    assert list(model.state_dict()) == state_names  # saved as the plain model is
+
+
+@needs_onednn
+def test_the_same_numbers_within_1e_5_at_gpt2_width():
+    """GPT-2 124M's widths (a smaller vocabulary), two blocks: the packed model's logits within 1e-5 (relative)."""
+    model = tiny_model(**{**GPT_CONFIG_124M, "vocab_size": 1000, "n_layers": 2, "drop_rate": 0.0})
+    ids = torch.randint(0, 1000, (2, 9), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = model(ids)
+        after = optimize_for_cpu(model)(ids)
+    torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
+def test_generation_gives_the_same_tokens_after_optimizing():
+    model = tiny_model(drop_rate=0.0)
+    model.out_head.weight = model.tok_emb.weight  # tied, as GPT-2's: the head gets its own packed copy
+    prompt = torch.randint(0, 99, (2, 4), generator=torch.Generator().manual_seed(1))
+    expected = generate(model, prompt, max_new_tokens=20, context_size=16)
+    optimize_for_cpu(model)
+    assert isinstance(model.tok_emb, nn.Embedding) and isinstance(model.out_head, PackedLinear)
+    assert torch.equal(generate(model, prompt, max_new_tokens=20, context_size=16), expected)
+    assert torch.equal(model.out_head.weight, model.tok_emb.weight)  # unpacked: the same matrix
+
+
+@needs_onednn
+def test_a_packed_layer_refuses_to_backpropagate_and_the_probe_draws_no_random_number():
+    linear = nn.Linear(8, 4)
+    layer = PackedLinear(linear)
+    x = torch.randn(2, 8, requires_grad=True)
+    out = layer(x)  # inside a graph that needs gradients, the forward still works
+    torch.testing.assert_close(out, linear(x), atol=1e-6, rtol=0)
+    with pytest.raises(RuntimeError, match="for inference: it computes no gradient"):
+        out.sum().backward()
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    onednn_linear_works.__wrapped__()
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_layers_that_are_not_float32_on_the_cpu_are_left_alone():
+    model = tiny_model().double()
+    optimize_for_cpu(model)
+    assert len(linears(model)) == 2 * 6 + 1
+
+
+def test_without_onednn_the_model_is_returned_unchanged(monkeypatch):
+    monkeypatch.setattr(optimize_module, "onednn_linear_works", lambda: False)
+    model = tiny_model()
+    assert optimize_for_cpu(model) is model and len(linears(model)) == 2 * 6 + 1
+
+
+@needs_onednn
+def test_the_probe_refuses_an_operator_that_computes_something_else(monkeypatch):
+    real = torch.ops.mkldnn._linear_pointwise
+
+    def off_by_one(*args):
+        return real(*args) + 1
+
+    def missing(*args):
+        raise RuntimeError("no such kernel")
+
+    for fake in (off_by_one, missing):
+        monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", fake)
+        assert onednn_linear_works.__wrapped__() is False
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", real)
+    assert onednn_linear_works.__wrapped__() is True
+
+
+def test_the_package_model_module_stays_plain():
+    """Only optimize.py touches PyTorch's private oneDNN operators."""
+    from pathlib import Path
+
+    package = Path(optimize_module.__file__).parent
+    users = sorted(p.name for p in package.glob("*.py") if "torch.ops.mkldnn" in p.read_text(encoding="utf-8"))
+    assert users == ["optimize.py"]
