@@ -2,7 +2,7 @@
 
 ``gptblock train`` and ``python -m gptblock.train`` are the same command::
 
-    python -m gptblock.train --corpus training/corpus --steps 500 --log log.jsonl --out model.safetensors
+    python -m gptblock.train --corpus training/corpus --steps 400 --log log.jsonl --out model.safetensors
 
 The loop is the book's: draw a batch of windows, compute the cross-entropy of every next token,
 backpropagate, take an AdamW step, and now and then measure the loss on text the model never trains
@@ -120,7 +120,7 @@ class TrainOptions:
     grad_clip: float = 1.0
     seed: int = 123
 
-    steps: int = 500
+    steps: int = 400
     eval_every: int = 25
     log: str | None = None
     out: str | None = None
@@ -365,26 +365,48 @@ def train(options: TrainOptions, *, stop_after: int | None = None) -> list[dict[
             dist.destroy_process_group()
 
 
-def _train(options: TrainOptions, where: Distributed, stop_after: int | None) -> list[dict[str, Any]]:
-    started = time.perf_counter()
-    resumed = read_state(Path(options.resume)) if options.resume else None
-    if options.batch_size % where.world_size:
-        raise ValueError(f"--batch-size {options.batch_size} does not split evenly over {where.world_size} processes")
+@dataclass(frozen=True)
+class TrainingData:
+    """The corpus as token streams, and the fixed windows on which the losses are evaluated."""
 
+    split: TokenSplit
+    train_sample: tuple[torch.Tensor, torch.Tensor]  # as many training windows as validation ones
+    val: tuple[torch.Tensor, torch.Tensor]  # every validation window
+
+
+def load_data(options: TrainOptions) -> TrainingData:
+    """Read, tokenize and split the corpus (see :mod:`gptblock.dataset`)."""
     documents = read_documents(find_text_files(options.corpus))
     split = tokenize_split(documents, load_gpt2_tokenizer(options.tokenizer_dir), options.val_fraction)
     if len(split.train) <= options.context_length:
         raise ValueError(f"the corpus has {len(split.train)} training tokens: too few for one window of "
                          f"--context-length {options.context_length} plus its next token")
-    val_windows = tiled_windows(split.val, options.context_length)
-    train_windows = spread_windows(split.train, options.context_length, max(len(val_windows[0]), 8))
+    val = tiled_windows(split.val, options.context_length)
+    return TrainingData(split, spread_windows(split.train, options.context_length, max(len(val[0]), 8)), val)
 
+
+def batch_share(train_ids: torch.Tensor, options: TrainOptions, step: int,
+                where: Distributed) -> tuple[torch.Tensor, torch.Tensor]:
+    """This process' rows of step ``step``'s global batch: every process draws the same windows."""
+    generator = torch.Generator().manual_seed(step_seed(options.seed, "batch", step))
+    inputs, targets = random_windows(train_ids, options.batch_size, options.context_length, generator)
+    share = options.batch_size // where.world_size
+    rows = slice(where.rank * share, (where.rank + 1) * share)
+    return inputs[rows].to(where.device), targets[rows].to(where.device)  # (b, T) each
+
+
+def _train(options: TrainOptions, where: Distributed, stop_after: int | None) -> list[dict[str, Any]]:
+    started = time.perf_counter()
+    resumed = read_state(Path(options.resume)) if options.resume else None
+    if options.batch_size % where.world_size:
+        raise ValueError(f"--batch-size {options.batch_size} does not split evenly over {where.world_size} processes")
+    data = load_data(options)
     model = build_model(options.model_config(), options.seed)
     optimizer = build_optimizer(model, options)
     first_step, elapsed_before = 1, 0.0
     if resumed is not None:
         metadata, tensors = resumed
-        if metadata["corpus_fingerprint"] != split.fingerprint():
+        if metadata["corpus_fingerprint"] != data.split.fingerprint():
             raise ValueError(f"{options.resume}: the corpus has changed since this state was saved")
         restore_state(model, optimizer, tensors, metadata, Path(options.resume))
         first_step, elapsed_before = int(metadata["step"]) + 1, float(metadata["elapsed_s"])
@@ -395,10 +417,10 @@ def _train(options: TrainOptions, where: Distributed, stop_after: int | None) ->
     log = _open_log(options, first_step) if where.is_main and options.log and not checking else None
     run = {"options": options.run_options(), "steps": options.steps, "world_size": where.world_size,
            "device": str(where.device), **machine(), "parameters": count_parameters(model),
-           "documents": split.documents, "train_tokens": len(split.train), "val_tokens": len(split.val),
-           "corpus_fingerprint": split.fingerprint(), "resumed_from": first_step - 1 if resumed else None}
-    share = options.batch_size // where.world_size
-    rows = slice(where.rank * share, (where.rank + 1) * share)  # this process' part of the global batch
+           "documents": data.split.documents, "train_tokens": len(data.split.train),
+           "val_tokens": len(data.split.val), "corpus_fingerprint": data.split.fingerprint(),
+           "resumed_from": first_step - 1 if resumed else None}
+    eval_batch = options.batch_size // where.world_size
     records: list[dict[str, Any]] = []
     saved_step = first_step - 1 if resumed else None
     bar = tqdm(total=options.steps, initial=first_step - 1, desc="training", unit="step", dynamic_ncols=True,
@@ -409,10 +431,8 @@ def _train(options: TrainOptions, where: Distributed, stop_after: int | None) ->
             lr = learning_rate(step, options)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = torch.Generator().manual_seed(step_seed(options.seed, "batch", step))
-            inputs, targets = random_windows(split.train, options.batch_size, options.context_length, batch)
-            inputs, targets = inputs[rows].to(where.device), targets[rows].to(where.device)  # (b, T) each
-            torch.manual_seed(step_seed(options.seed, "dropout", step, where.rank))
+            inputs, targets = batch_share(data.split.train, options, step, where)
+            torch.manual_seed(step_seed(options.seed, "dropout", step, where.rank))  # this step's dropout masks
 
             logits = engine(inputs)  # (b, T, vocab)
             loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
@@ -425,26 +445,18 @@ def _train(options: TrainOptions, where: Distributed, stop_after: int | None) ->
             record: dict[str, Any] = {"step": step, "loss": where.mean(loss), "lr": lr,
                                       "tokens": step * options.batch_size * options.context_length}
             if not checking and (step == first_step or step % options.eval_every == 0 or step == options.steps):
-                record["train_loss"] = evaluate(model, train_windows, share, where)
-                if len(val_windows[0]):
-                    record["val_loss"] = evaluate(model, val_windows, share, where)
+                record["train_loss"] = evaluate(model, data.train_sample, eval_batch, where)
+                if len(data.val[0]):
+                    record["val_loss"] = evaluate(model, data.val, eval_batch, where)
             record["elapsed_s"] = round(elapsed_before + time.perf_counter() - started, 2)
             if step == first_step:
                 record["run"] = run
             records.append(record)
-            if log is not None:
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-            bar.update(1)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", refresh=False)
-            if "train_loss" in record and where.is_main:
-                val = f", val {record['val_loss']:.3f}" if "val_loss" in record else ""
-                tqdm.write(f"step {step}/{options.steps}: loss {record['loss']:.3f}, "
-                           f"train {record['train_loss']:.3f}{val}")
+            _report(record, options, where, log, bar)
             if checking and step >= stop_after:
                 return records
             if options.save_every and step % options.save_every == 0 and step < options.steps:
-                _save(options, where, model, optimizer, step, split, record["elapsed_s"])
+                _save(options, where, model, optimizer, step, data.split, record["elapsed_s"])
                 saved_step = step if options.state else saved_step
     except KeyboardInterrupt:
         raise Interrupted(step, saved_step) from None
@@ -453,8 +465,21 @@ def _train(options: TrainOptions, where: Distributed, stop_after: int | None) ->
         if log is not None:
             log.close()
     if first_step <= options.steps and not checking:
-        _save(options, where, model, optimizer, options.steps, split, records[-1]["elapsed_s"])
+        _save(options, where, model, optimizer, options.steps, data.split, records[-1]["elapsed_s"])
     return records
+
+
+def _report(record: dict[str, Any], options: TrainOptions, where: Distributed, log, bar: tqdm) -> None:
+    """One step done: a line in the log, the progress bar, and a printed line when it was evaluated."""
+    if log is not None:
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+    bar.update(1)
+    bar.set_postfix(loss=f"{record['loss']:.3f}", refresh=False)
+    if "train_loss" in record and where.is_main:
+        val = f", val {record['val_loss']:.3f}" if "val_loss" in record else ""
+        tqdm.write(f"step {record['step']}/{options.steps}: loss {record['loss']:.3f}, "
+                   f"train {record['train_loss']:.3f}{val}")
 
 
 def _save(options: TrainOptions, where: Distributed, model: GPTModel, optimizer: torch.optim.Optimizer,
