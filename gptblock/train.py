@@ -2,7 +2,7 @@
 
 ``gptblock train`` and ``python -m gptblock.train`` are the same command::
 
-    python -m gptblock.train --corpus training/corpus --steps 400 --log log.jsonl --out model.safetensors
+    python -m gptblock.train --corpus training/corpus --steps 500 --log log.jsonl --out model.safetensors
 
 The loop is the book's: draw a batch of windows, compute the cross-entropy of every next token,
 backpropagate, take an AdamW step, and now and then measure the loss on text the model never trains
@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
 import hashlib
 import json
 import math
@@ -111,16 +112,16 @@ class TrainOptions:
     n_layers: int = 4
     n_heads: int = 4
     context_length: int = 128
-    dropout: float = 0.1
+    dropout: float = 0.0
     batch_size: int = 8
-    lr: float = 2e-3
+    lr: float = 4e-3
     min_lr: float | None = None  # None: lr / 10
     warmup: int = 30
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     seed: int = 123
 
-    steps: int = 400
+    steps: int = 500
     eval_every: int = 25
     log: str | None = None
     out: str | None = None
@@ -325,18 +326,45 @@ def _write_atomically(path: Path, write) -> None:
 
 
 def machine() -> dict[str, Any]:
-    """What decides the last bits of a float result: the CPU, its vector unit, torch, the threads."""
-    cpu = platform.processor() or platform.machine()
+    """What decides the last bits of a float result: the CPU, its vector unit, torch, the threads.
+
+    The CPU is named as ``/proc/cpuinfo`` names it, with its family and model numbers (a virtual machine
+    may call two processor generations by the same name), else as :mod:`platform` does.
+    """
+    cpuinfo: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
-            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+            for line in info:
+                key, _, value = line.partition(":")
+                cpuinfo.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    cpu = cpuinfo.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in cpuinfo and "model" in cpuinfo:
+        cpu += f" (family {cpuinfo['cpu family']}, model {cpuinfo['model']})"
     return {"cpu": cpu, "capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
             "threads": torch.get_num_threads()}
 
 
 # ------------------------------------------------------------------------------------ the loop
+def keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep large freed blocks for reuse instead of handing them back to the system.
+
+    Every step allocates and frees a few ``(batch * context, 50257)`` float tensors (the logits, their
+    log-softmax, their gradients: 200 MB each in the committed run). glibc serves blocks that large with
+    ``mmap`` and unmaps them when they are freed, so each step page-faults its way through fresh zeroed
+    memory again: measured 0.55 s of system time in a 1.6 s step. With the thresholds raised, the next
+    step reuses the same memory (0.06 s). Elsewhere than glibc (macOS, Windows, musl) this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, (1 << 31) - 1)
+
+
 def train(options: TrainOptions, *, stop_after: int | None = None) -> list[dict[str, Any]]:
     """Train as ``options`` say; write the log, the model and the state (on rank 0).
 
@@ -357,6 +385,7 @@ def train(options: TrainOptions, *, stop_after: int | None = None) -> list[dict[
     """
     if options.threads is not None:
         torch.set_num_threads(options.threads)
+    keep_freed_memory()
     where = start_distributed(options.device)
     try:
         return _train(options, where, stop_after)
