@@ -187,6 +187,32 @@ def test_gptblock_train_is_the_same_command(corpus, tmp_path):
     assert [r["loss"] for r in read_log(via_cli)] == [r["loss"] for r in read_log(direct)]
 
 
+def test_the_progress_bar_counts_the_steps_and_hides_on_request(corpus, monkeypatch):
+    bars = []
+
+    class RecordingBar:
+        def __init__(self, *args, disable=None, **kwargs):
+            self.disable, self.steps = disable, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.steps += n
+
+        def set_postfix(self, **kwargs):
+            pass
+
+        def close(self):
+            pass
+
+        write = staticmethod(print)
+
+    monkeypatch.setattr(train_module, "tqdm", RecordingBar)
+    args = ["--corpus", str(corpus), *[a for a in TINY if a != "--no-progress"], "--steps", "3"]
+    assert main(args) == 0
+    assert main([*args, "--no-progress"]) == 0
+    assert [(bar.disable, bar.steps) for bar in bars] == [(None, 3), (True, 3)]  # None: tqdm hides it off a TTY
+
+
 # ------------------------------------------------------------------------------------ errors
 @pytest.mark.parametrize(("args", "message"), [
     (["--steps", "0"], "argument --steps: must be a positive integer, got 0"),
