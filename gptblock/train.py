@@ -439,6 +439,9 @@ def _train(options: TrainOptions, where: Distributed, stop_after: int | None) ->
             raise ValueError(f"{options.resume}: the corpus has changed since this state was saved")
         restore_state(model, optimizer, tensors, metadata, Path(options.resume))
         first_step, elapsed_before = int(metadata["step"]) + 1, float(metadata["elapsed_s"])
+        if first_step > options.steps:
+            raise ValueError(f"{options.resume} is at step {first_step - 1}: --steps {options.steps} leaves "
+                             "nothing to do (give more steps to go on)")
     model.to(where.device).train()
     engine = DistributedDataParallel(model) if where.world_size > 1 else model
 

@@ -160,6 +160,8 @@ def test_a_resumed_run_can_be_made_longer_but_not_different(corpus, tmp_path, ca
     assert main(["--resume", str(state), "--steps", "3", "--no-progress"]) == 0
     assert read_state(state, tensors=False)[0]["step"] == "3"
     capsys.readouterr()
+    assert main(["--resume", str(state), "--no-progress"]) == 1
+    one_line_error(capsys.readouterr().err, "is at step 3: --steps 3 leaves nothing to do")
     with pytest.raises(SystemExit) as exit_info:
         main(["--resume", str(state), "--emb-dim", "32"])
     assert exit_info.value.code == 2
