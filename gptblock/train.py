@@ -77,7 +77,7 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from gptblock.config import check_config
+from gptblock import GPTModel, check_config, count_parameters, load_gpt2_tokenizer, save_checkpoint
 from gptblock.dataset import (
     TokenSplit,
     find_text_files,
@@ -87,10 +87,7 @@ from gptblock.dataset import (
     tiled_windows,
     tokenize_split,
 )
-from gptblock.model import GPTModel
-from gptblock.size import count_parameters
-from gptblock.tokenizer import ENDOFTEXT_ID, load_gpt2_tokenizer
-from gptblock.weights import save_checkpoint
+from gptblock.tokenizer import ENDOFTEXT_ID
 
 PROG = "gptblock train"
 STATE_FORMAT = "gptblock-train-state/1"
