@@ -1,4 +1,4 @@
-"""The ``gptblock`` command line: ``gptblock generate --weights PATH --prompt TEXT``."""
+"""The ``gptblock`` command line: ``gptblock generate --weights PATH --prompt TEXT``; ``gptblock train ...``."""
 
 from __future__ import annotations
 
@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--tokenizer-dir", default=None, metavar="DIR",
                      help=f"folder with vocab.bpe and encoder.json (default: ${TOKENIZER_DIR_ENV})")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    # `gptblock train` is gptblock.train's own command line: main() hands it over before parsing.
+    commands.add_parser("train", add_help=False, help="train a small GPT on text files (gptblock train --help)")
     return parser
 
 
@@ -117,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 1 for a missing or unusable file, 2 for bad arguments (argparse).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:  # the training command parses its own options
+        from gptblock.train import main as train_main
+
+        return train_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
