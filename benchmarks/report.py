@@ -5,7 +5,7 @@ Every measured number the pages show comes from here: each page holds named regi
 from a result (``benchmarks/results/*.json``); the prose around them is hand-written and quotes no
 measurement. ``tests/test_bench.py`` fails when a committed page differs from what this module makes
 of the committed result. The charts are drawn per language, one per workload, into
-``docs/assets/performance/``.
+``docs/<lang>/charts/``: each language tree holds its own, so both pages link to the same relative path.
 
 Units: times in ms or s; weights and bandwidth in decimal units (MB = 10⁶ bytes, GB/s = 10⁹ bytes
 per second); memory peaks in MiB (2²⁰ bytes), as the operating system counts resident memory.
@@ -21,7 +21,6 @@ from typing import Any
 from benchmarks.bench import PROMPT, ROOT, decode_bytes_per_token
 
 PAGES = {"es": ROOT / "docs" / "es" / "performance.md", "en": ROOT / "docs" / "en" / "performance.md"}
-CHARTS = ROOT / "docs" / "assets" / "performance"
 REGION = re.compile(r"(<!-- bench:(?P<name>[\w-]+):start -->\n)(?P<body>.*?)(<!-- bench:(?P=name):end -->)", re.S)
 
 BF, FB, LIN = "block forward", "block forward+backward", "linear 768->3072"
@@ -180,10 +179,9 @@ def time_table(result: dict[str, Any], workload: str, shape: tuple[int, ...], la
 
 
 def chart_tag(name: str, lang: str, alt: str) -> str:
-    # Raw <img>: the English pages are served one folder deeper (/en/performance/), and the shared
-    # docs/assets folder is not a documentation file of the English build.
-    up = "../" if lang == "es" else "../../"
-    return f'<img src="{up}assets/performance/{lang}-{name}.svg" alt="{alt}">'
+    # Raw <img>, relative to the page's address (/performance/ or /en/performance/): docs/<lang>/charts/
+    # is served at /charts/ or /en/charts/, so both languages write the same link.
+    return f'<img src="../charts/performance-{name}.svg" alt="{alt}">'
 
 
 def region_machine(result: dict[str, Any], lang: str) -> str:
@@ -406,8 +404,9 @@ def render_page(text: str, result: dict[str, Any], lang: str) -> str:
 # Charts: one per workload and language, horizontal bars, text large enough for a phone
 
 
-def charts(result: dict[str, Any], lang: str, folder: Path = CHARTS) -> list[Path]:
-    """Draw the four charts of ``lang`` into ``folder``; return their paths."""
+def charts(result: dict[str, Any], lang: str, folder: Path | None = None) -> list[Path]:
+    """Draw the four charts of ``lang`` into ``folder`` (default ``docs/<lang>/charts``); return their paths."""
+    folder = ROOT / "docs" / lang / "charts" if folder is None else folder
     import matplotlib
 
     matplotlib.use("Agg")
@@ -447,7 +446,7 @@ def charts(result: dict[str, Any], lang: str, folder: Path = CHARTS) -> list[Pat
                 ax.spines[side].set_visible(False)
         axes[-1, 0].set_xlabel(axis)
         fig.tight_layout()
-        path = folder / f"{lang}-{name}.svg"
+        path = folder / f"performance-{name}.svg"
         fig.savefig(path, metadata={"Date": None}, bbox_inches="tight", pad_inches=0.1)
         plt.close(fig)
         return path

@@ -41,5 +41,5 @@ PAGES: dict[str, dict[str, str]] = {
 
 #: Pages whose measured numbers are generated from a committed result and checked by their own test.
 GENERATED: dict[str, str] = {
-    "performance.md": "written by `python -m gptblock.bench --update-docs` from benchmarks/results/*.json",
+    "performance.md": "written by `python benchmarks/bench.py --update-docs` from benchmarks/results/*.json",
 }

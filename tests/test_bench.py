@@ -153,8 +153,8 @@ def test_charts_are_drawn_per_language(tmp_path):
     pytest.importorskip("matplotlib")
     result = synthetic_result()
     for lang, word in (("es", "con caché"), ("en", "cache")):
-        paths = report.charts(result, lang, tmp_path)
-        assert [p.name for p in paths] == [f"{lang}-{n}.svg" for n in ("block", "model", "generation", "memory")]
+        paths = report.charts(result, lang, tmp_path / lang)
+        assert [p.name for p in paths] == [f"performance-{n}.svg" for n in ("block", "model", "generation", "memory")]
         svg = paths[2].read_text(encoding="utf-8")
         assert svg.startswith("<?xml") and word in svg and ("45,5" if lang == "es" else "45.5") in svg
 
@@ -167,8 +167,9 @@ def test_the_pages_show_their_charts():
         assert len(sources) == 4
         for src in sources:
             served = posixpath.normpath(posixpath.join(served_at, src))  # where the browser fetches it
-            assert served.startswith("assets/performance/") and f"/{lang}-" in served, src
-            assert (docs / served).is_file(), src
+            site_root = "" if lang == "es" else "en/"
+            assert served.startswith(site_root + "charts/performance-"), src
+            assert (docs / lang / served.removeprefix(site_root)).is_file(), src
 
 
 def test_every_contender_runs_once():
