@@ -8,8 +8,8 @@ the light palette and the dark one in the dark palette (Material's ``#only-light
 ``tests/test_loss_chart.py`` fails when a committed chart is not what this script draws from the log.
 
 The SVG is written by hand rather than by matplotlib: the same log gives the same bytes whatever is
-installed, which is what lets the test compare the files exactly. Text is real SVG text at 15 px in a
-480 px wide figure, so that it stays readable when a phone shrinks the figure to its column.
+installed, which is what lets the test compare the files exactly. Text is real SVG text at 16 px in a
+440 px wide figure, so that it stays readable when a phone shrinks the figure to its column.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOG = ROOT / "training" / "train-log.jsonl"
 LANGUAGES = ("es", "en")
 
-WIDTH, HEIGHT = 480, 320
+WIDTH, HEIGHT = 440, 300
 LEFT, RIGHT, TOP, BOTTOM = 52, 64, 16, 52  # margins around the plotting area, in px
 X_MAX = 500  # steps shown; the committed run has 500
 Y_MIN, Y_MAX = 3.5, 11.0  # loss range shown: from below the last training loss to above ln(50257)
@@ -72,7 +72,7 @@ def draw(records: list[dict[str, Any]], lang: str, palette: str) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" font-family="Roboto, Helvetica, Arial, sans-serif" '
-        f'font-size="15" fill="{c["text"]}">',
+        f'font-size="16" fill="{c["text"]}">',
         f"<title>{w['title']}</title>",
     ]
     for tick in Y_TICKS:
@@ -107,7 +107,7 @@ def draw(records: list[dict[str, Any]], lang: str, palette: str) -> str:
         out.append(f'<text x="{x_px(last["step"]) + 6:.1f}" y="{y_px(last[name + "_loss"]) + 5:.2f}" '
                    f'fill="{c[name]}" font-weight="bold">{value}</text>')
 
-    legend_x, legend_y = right - 190, TOP + 20  # top right, above the curves' tails
+    legend_x, legend_y = right - 190, TOP + 46  # top right, below the spike label, above the curves
     for row, (name, label) in enumerate((("batch", w["batch"]), ("train", w["train"]), ("val", w["val"]))):
         y = legend_y + 22 * row
         out.append(f'<line x1="{legend_x}" y1="{y - 5}" x2="{legend_x + 24}" y2="{y - 5}" stroke="{c[name]}" '
