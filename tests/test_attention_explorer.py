@@ -56,7 +56,8 @@ def test_file_has_tokens_ids_and_weights_of_the_right_shape(name: str, model: GP
     tokens, ids, weights = data["tokens"], data["ids"], data["weights"]
     num_tokens = len(ids)
     assert 2 <= num_tokens <= MAX_TOKENS, f"{name}: {num_tokens} tokens"
-    assert len(tokens) == num_tokens and all(isinstance(t, str) for t in tokens)
+    assert len(tokens) == num_tokens, f"{name}: {len(tokens)} tokens for {num_tokens} ids"
+    assert all(isinstance(t, str) for t in tokens)
     assert all(isinstance(i, int) and 0 <= i < model.tok_emb.num_embeddings for i in ids)
     layers, heads = len(model.trf_blocks), model.trf_blocks[0].att.num_heads
     shape = torch.tensor(weights).shape

@@ -193,6 +193,11 @@ def expected_matrix(served: dict[str, dict], snapshot: dict) -> list[list[float]
     return layer[int(snapshot["head"]) - 1]
 
 
+def _listed(problems: list[str], most: int = 12) -> str:
+    more = f"\n... and {len(problems) - most} more" if len(problems) > most else ""
+    return f"{len(problems)} problem(s):\n" + "\n".join(problems[:most]) + more
+
+
 def desktop_steps(explorer: dict) -> list[tuple[str, str, dict]]:
     return [(key[0], step, snapshot) for key, visit in explorer.items() if key[1] == "desktop"
             for step, snapshot in visit.steps.items()]
@@ -215,7 +220,7 @@ def test_the_explorer_draws_the_served_weights(explorer: dict, served: dict[str,
         if worst > 1e-6:
             problems.append(f"{language} {step}: a cell differs from the served weight by {worst:.2g}")
     assert len(desktop_steps(explorer)) >= 14
-    assert not problems, "\n".join(problems)
+    assert not problems, _listed(problems)
 
 
 def test_rows_sum_to_one_and_nothing_is_above_the_diagonal(explorer: dict) -> None:
@@ -245,7 +250,7 @@ def test_rows_sum_to_one_and_nothing_is_above_the_diagonal(explorer: dict) -> No
         total = sum(float(text.replace(",", ".")) for text in written)
         if abs(total - 1) > 0.005 * len(written) + 1e-9:
             problems.append(f"{language} {step}: the numbers shown for token {shown} add up to {total:.2f}")
-    assert not problems, "\n".join(problems)
+    assert not problems, _listed(problems)
 
 
 @pytest.mark.parametrize("language", list(PAGES))
