@@ -233,7 +233,7 @@ def test_rows_sum_to_one_and_nothing_is_above_the_diagonal(explorer: dict) -> No
             if above:
                 problems.append(f"{language} {step}: row {i} shows weight above the diagonal, columns {above}")
             if below:
-                problems.append(f"{language} {step}: row {i} greys out visible columns {below}")
+                problems.append(f"{language} {step}: row {i} grays out visible columns {below}")
             total = sum(cell["weight"] or 0 for cell in row)
             if abs(total - 1) > count * 5e-5 + 1e-6:  # each stored weight is rounded to 4 decimals
                 problems.append(f"{language} {step}: row {i} of the map sums to {total:.5f}")
@@ -241,7 +241,7 @@ def test_rows_sum_to_one_and_nothing_is_above_the_diagonal(explorer: dict) -> No
         shown = snap["shown"]
         future = [j for j, item in enumerate(listed) if item["future"]]
         if future != list(range(shown + 1, count)):
-            problems.append(f"{language} {step}: token {shown}'s row greys out {future}")
+            problems.append(f"{language} {step}: token {shown}'s row grays out {future}")
         # The numbers as written (two decimals, the page's decimal separator) add up to 1 within their rounding.
         separator = "," if language == "es" else "."
         written = [item["text"] for item in listed if not item["future"]]
