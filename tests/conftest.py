@@ -38,7 +38,8 @@ def gpt2_124m() -> GPTModel:
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the built site is made of: a change to any of them makes site/ stale.
-SITE_SOURCES = [ROOT / "mkdocs.yml", ROOT / "docs", ROOT / "hooks", ROOT / "overrides", ROOT / "gptblock"]
+SITE_SOURCES = [ROOT / "mkdocs.yml", ROOT / "docs", ROOT / "hooks", ROOT / "overrides", ROOT / "gptblock",
+                ROOT / "training" / "model.safetensors"]  # the attention explorer's data come from it
 
 
 def _newest(paths: list[Path]) -> float:

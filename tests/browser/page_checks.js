@@ -16,13 +16,17 @@
     || !!el.querySelector("[tabindex]:not([tabindex='-1']), a[href], button, input");
 
   window.__siteChecks = {
-    // Waits until MathJax has typeset and every Mermaid diagram has its SVG, or time runs out.
+    // Waits until MathJax has typeset, every Mermaid diagram has its SVG and the attention explorer is drawn,
+    // or time runs out.
     async settle(expectedDiagrams, timeoutMs) {
       if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
       const deadline = Date.now() + timeoutMs;
       const drawn = () => [...document.querySelectorAll(".mermaid")]
         .filter((e) => e.shadowRoot && e.shadowRoot.querySelector("svg")).length;
       while (drawn() < expectedDiagrams && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      // The attention explorer draws itself once its data have arrived (attention-explorer.js).
+      const waiting = () => document.querySelector("[data-attention-explorer]:not([data-rendered])");
+      while (waiting() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       await frames();
     },
 
