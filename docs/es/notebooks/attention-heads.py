@@ -80,7 +80,7 @@ fig.colorbar(image, ax=axes, shrink=0.8, label="peso de atención")
 plt.show()
 
 # %% [markdown]
-# Cada fila suma 1. La primera fila sólo tiene una casilla: el primer token sólo puede mirarse a
+# Cada fila suma 1. La primera fila solo tiene una casilla: el primer token solo puede mirarse a
 # sí mismo. Las cuatro cabezas reparten la atención de formas distintas sobre los mismos tokens:
 # cada detective busca su propio tipo de relación. Con los pesos de GPT-2 entrenado
 # ([Cargar los pesos de GPT-2](../weights.md)), esos patrones dejan de ser azar.

@@ -46,12 +46,12 @@ def record(name, tensor):
 
 with torch.no_grad():
     h = record("x", x)
-    shortcut = h  # conexión de acceso directo del sub-bloque de atención
+    shortcut = h  # conexión de acceso directo del subbloque de atención
     h = record("norm1", block.norm1(h))
     h = record("att", block.att(h))
     h = record("drop_shortcut", block.drop_shortcut(h))
     h = record("x + shortcut", h + shortcut)
-    shortcut = h  # conexión de acceso directo del sub-bloque feed-forward
+    shortcut = h  # conexión de acceso directo del subbloque feed-forward
     h = record("norm2", block.norm2(h))
     h = record("ff.layers[0] Linear", block.ff.layers[0](h))
     h = record("ff.layers[1] GELU", block.ff.layers[1](h))

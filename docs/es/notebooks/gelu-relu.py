@@ -41,7 +41,7 @@ print(f"GELU slope at x = -1: {gelu_slope[150].item():.4f}   ReLU slope at x = -
 #
 # A la izquierda, las dos funciones: lejos de cero casi coinciden. A la derecha, sus pendientes:
 # la de ReLU salta de 0 a 1 en el origen y vale exactamente 0 para todo negativo; la de GELU es
-# suave, se hace un poco negativa y sólo se acerca a 0 muy lejos a la izquierda.
+# suave, se hace un poco negativa y solo se acerca a 0 muy lejos a la izquierda.
 
 # %% alt="GELU y ReLU casi coinciden lejos de 0; la pendiente de ReLU salta de 0 a 1, la de GELU es suave"
 xs = x.detach()
