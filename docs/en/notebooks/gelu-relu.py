@@ -66,7 +66,7 @@ plt.show()
 # %% [markdown]
 # ## The exact definition and the approximation
 #
-# GELU's definition is \(x\,\Phi(x)\), with \(\Phi\) the distribution function of a
+# GELU's definition is x·Φ(x), with Φ the distribution function of a
 # standard normal; GPT-2 uses the approximation with the hyperbolic tangent. Their difference,
 # along the whole axis, peaks at about 0.00047 (at x = 2.69): invisible in the first plot, so here it
 # is drawn on its own.

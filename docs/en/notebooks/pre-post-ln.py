@@ -12,8 +12,8 @@
 # # Pre-LN versus post-LN
 #
 # The original Transformer puts the volume control **after** the addition of each shortcut:
-# \(x \leftarrow \mathrm{LN}(x + f(x))\) (post-LN). GPT-2 puts it **before** each sub-block,
-# inside the branch, and leaves the highway untouched: \(x \leftarrow x + f(\mathrm{LN}(x))\)
+# x ← LN(x + f(x)) (post-LN). GPT-2 puts it **before** each sub-block,
+# inside the branch, and leaves the highway untouched: x ← x + f(LN(x))
 # (pre-LN), with one more normalization, `final_norm`, at the exit of the last block. That is what
 # `TransformerBlock` does ([6. The transformer block](../transformer-block.md)).
 #

@@ -66,7 +66,7 @@ plt.show()
 # %% [markdown]
 # ## La definición exacta y la aproximación
 #
-# La definición de GELU es \(x\,\Phi(x)\), con \(\Phi\) la función de distribución de una
+# La definición de GELU es x·Φ(x), con Φ la función de distribución de una
 # normal estándar; GPT-2 usa la aproximación con tangente hiperbólica. Su diferencia, a lo largo de
 # todo el eje, llega a unas 0,00047 como mucho (en x = 2,69): invisible en la primera gráfica, así que aquí se
 # dibuja sola.

@@ -12,8 +12,8 @@
 # # Pre-LN frente a post-LN
 #
 # El Transformer original pone el control de volumen **después** de la suma de cada atajo:
-# \(x \leftarrow \mathrm{LN}(x + f(x))\) (post-LN). GPT-2 lo pone **antes** de cada subbloque,
-# dentro de la rama, y deja la autopista sin tocar: \(x \leftarrow x + f(\mathrm{LN}(x))\)
+# x ← LN(x + f(x)) (post-LN). GPT-2 lo pone **antes** de cada subbloque,
+# dentro de la rama, y deja la autopista sin tocar: x ← x + f(LN(x))
 # (pre-LN), con una normalización más, `final_norm`, a la salida del último bloque. Es lo que hace
 # `TransformerBlock` ([6. El bloque transformador](../transformer-block.md)).
 #
