@@ -104,7 +104,9 @@ _VERSION = re.compile(r"(?<![\w.,])\d+(?:\.\d+){2,}(?![\w.]*\d)")  # 2.13.0, one
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile("[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
 # After these words, a Spanish number with a point is a figure number or a version, not a decimal.
-_NOT_DECIMAL = re.compile(r"(?:Figura|figura|Fig\.|Python|torch|PyTorch|versión|transformers|sección|capítulo)\s*$")
+_NOT_DECIMAL = re.compile(
+    r"(?:Figura|figura|Fig\.|Ejercicio|ejercicio|Python|torch|PyTorch|versión|transformers|sección|capítulo)\s*$"
+)
 # 10⁻⁵ alone is 1e-5 (after a multiplication sign, _TIMES_TEN reads it with the number before).
 _TEN_TO_THE = re.compile("(?<![\\w.,])(?<![\u00d7x\u00b7] )(?<![\u00d7x\u00b7])10(?P<power>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 _TIMES_TEN = re.compile("\\s*[\u00d7x\u00b7]\\s*10(?P<power>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")  # 2,4 (times) 10⁻³

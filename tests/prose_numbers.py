@@ -25,7 +25,11 @@ EVERYWHERE: dict[str, str] = {
 
 #: Allowed on one page (path relative to docs/es and docs/en).
 PAGES: dict[str, dict[str, str]] = {
-    "gpt-model.md": {"3": "position 3: the last of the example's four tokens"},
+    "gpt-model.md": {
+        "3": "position 3: the last of the example's four tokens",
+        "4.2": "the number of the book's exercise this page poses",
+        "4.3": "the number of the book's exercise this page poses",
+    },
     "index.md": {
         "3.10": "the lowest Python version the project supports (pyproject.toml: requires-python)",
         "2.2": "the oldest torch the project supports (pyproject.toml: torch>=2.2)",
@@ -35,6 +39,7 @@ PAGES: dict[str, dict[str, str]] = {
     "transformer-block.md": {
         "4.13": "the number of the book's figure this page redraws",
         "4.14": "the number of the book's figure this page redraws",
+        "4.1": "the number of the book's exercise this page poses",
     },
     "weights.md": {"548": "the size in MB of model.safetensors on the Hugging Face Hub, which the reader downloads"},
 }

@@ -100,6 +100,6 @@ def test_different_numbers_are_told_apart(es: str, en: str) -> None:
 
 
 def test_spanish_decimal_points_are_slips_except_versions_and_figures() -> None:
-    numbers = find_numbers("probabilidad 0.1, Figura 4.13, Python 3.10 y 0,5", "es")
-    assert [n.text for n in numbers] == ["0.1", "4.13", "3.10", "0,5"]
+    numbers = find_numbers("probabilidad 0.1, Figura 4.13, Ejercicio 4.2, Python 3.10 y 0,5", "es")
+    assert [n.text for n in numbers] == ["0.1", "4.13", "4.2", "3.10", "0,5"]
     assert [n.text for n in numbers if n.decimal_point] == ["0.1"]

@@ -12,7 +12,8 @@
 # # The attention heads
 #
 # The context analyst's detectives, each with its own table of weights. A real sentence goes
-# through the GPT-2 tokenizer; each token gets a card, and a four-head `MultiHeadAttention` module
+# through the GPT-2 tokenizer, which gives the labels of the axes; each token gets a random card
+# (not GPT-2's), and a four-head `MultiHeadAttention` module
 # computes, step by step as in [5. Causal multi-head attention](../attention.md), the attention
 # weights of each head.
 #
@@ -81,6 +82,7 @@ plt.show()
 
 # %% [markdown]
 # Each row sums to 1. The first row has a single cell: the first token can only look at itself.
-# The four heads spread their attention differently over the same tokens: each detective looks
-# for its own kind of relation. With the trained GPT-2 weights
+# The four heads spread their attention differently over the same tokens, because each has its
+# own weights, random ones: here the patterns say nothing about the sentence. Trained, each
+# detective learns to look for its own kind of relation; with GPT-2's cards and weights
 # ([Loading the GPT-2 weights](../weights.md)), those patterns stop being chance.

@@ -71,6 +71,46 @@ with torch.no_grad():
 print("same output:", True)
 
 # %% [markdown]
+# ## Inside attention
+#
+# The `att` step hides a journey of its own. The three projections give `[2, 4, 768]` tensors;
+# each is split into 12 heads of 64 numbers and reordered to `[2, 12, 4, 64]` (batch, head, token,
+# number), so that each head works on its own. The scores and the attention weights are
+# `[2, 12, 4, 4]`: for each head, a table of 4 × 4 tokens, each row a token looking at the ones
+# before it. At the end the heads are merged back into `[2, 4, 768]` and `out_proj` mixes them.
+# The steps, the same as `MultiHeadAttention.forward`:
+
+# %%
+att = block.att
+inner = []
+with torch.no_grad():
+    a = block.norm1(x)  # what att receives: [2, 4, 768]
+    b, num_tokens, _ = a.shape
+    queries = att.W_query(a)
+    inner.append(("W_query(x)", list(queries.shape)))
+    queries = queries.view(b, num_tokens, att.num_heads, att.head_dim).transpose(1, 2)
+    keys = att.W_key(a).view(b, num_tokens, att.num_heads, att.head_dim).transpose(1, 2)
+    values = att.W_value(a).view(b, num_tokens, att.num_heads, att.head_dim).transpose(1, 2)
+    inner.append(("queries, keys, values", list(queries.shape)))
+    scores = queries @ keys.transpose(2, 3)
+    inner.append(("queries @ keys^T", list(scores.shape)))
+    scores = scores.masked_fill(att.mask[:num_tokens, :num_tokens], -torch.inf)
+    weights = torch.softmax(scores / att.head_dim**0.5, dim=-1)
+    inner.append(("attention weights", list(weights.shape)))
+    context = weights @ values
+    inner.append(("weights @ values", list(context.shape)))
+    context = context.transpose(1, 2).contiguous().view(b, num_tokens, att.d_out)
+    inner.append(("heads merged", list(context.shape)))
+    out = att.out_proj(context)
+    inner.append(("out_proj", list(out.shape)))
+    torch.testing.assert_close(out, att(a))  # the same as the module
+
+for name, shape in inner:
+    print(f"{name:<22} {shape}")
+# the shapes the text above quotes
+assert dict(inner)["queries, keys, values"] == [2, 12, 4, 64] and dict(inner)["attention weights"] == [2, 12, 4, 4]
+
+# %% [markdown]
 # ## The width at each step
 #
 # The last dimension of the shape, step by step: 768 throughout the block except inside the

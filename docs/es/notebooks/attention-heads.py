@@ -12,7 +12,8 @@
 # # Las cabezas de atención
 #
 # Los detectives del analista de contexto, cada uno con su propia tabla de pesos. Una frase de
-# verdad pasa por el tokenizador de GPT-2; cada token recibe una ficha y un módulo
+# verdad pasa por el tokenizador de GPT-2, que da las etiquetas de los ejes; cada token recibe una
+# ficha al azar (no la de GPT-2), y un módulo
 # `MultiHeadAttention` de cuatro cabezas calcula, paso a paso como en
 # [5. Atención multicabezal causal](../attention.md), los pesos de atención de cada cabeza.
 #
@@ -80,7 +81,8 @@ fig.colorbar(image, ax=axes, shrink=0.8, label="peso de atención")
 plt.show()
 
 # %% [markdown]
-# Cada fila suma 1. La primera fila sólo tiene una casilla: el primer token sólo puede mirarse a
-# sí mismo. Las cuatro cabezas reparten la atención de formas distintas sobre los mismos tokens:
-# cada detective busca su propio tipo de relación. Con los pesos de GPT-2 entrenado
-# ([Cargar los pesos de GPT-2](../weights.md)), esos patrones dejan de ser azar.
+# Cada fila suma 1. La primera fila solo tiene una casilla: el primer token solo puede mirarse a
+# sí mismo. Las cuatro cabezas reparten la atención de formas distintas sobre los mismos tokens,
+# porque cada una tiene sus propios pesos, al azar: aquí los patrones no dicen nada de la frase.
+# Entrenado, cada detective aprende a buscar su propio tipo de relación; con las fichas y los pesos
+# de GPT-2 ([Cargar los pesos de GPT-2](../weights.md)), esos patrones dejan de ser azar.

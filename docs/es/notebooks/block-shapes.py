@@ -46,12 +46,12 @@ def record(name, tensor):
 
 with torch.no_grad():
     h = record("x", x)
-    shortcut = h  # conexión de acceso directo del sub-bloque de atención
+    shortcut = h  # conexión de acceso directo del subbloque de atención
     h = record("norm1", block.norm1(h))
     h = record("att", block.att(h))
     h = record("drop_shortcut", block.drop_shortcut(h))
     h = record("x + shortcut", h + shortcut)
-    shortcut = h  # conexión de acceso directo del sub-bloque feed-forward
+    shortcut = h  # conexión de acceso directo del subbloque feed-forward
     h = record("norm2", block.norm2(h))
     h = record("ff.layers[0] Linear", block.ff.layers[0](h))
     h = record("ff.layers[1] GELU", block.ff.layers[1](h))
@@ -69,6 +69,46 @@ for name, shape in steps:
 with torch.no_grad():
     torch.testing.assert_close(h, block(x))
 print("same output:", True)
+
+# %% [markdown]
+# ## Dentro de la atención
+#
+# El paso `att` esconde su propio recorrido. Las tres proyecciones dan tensores de `[2, 4, 768]`;
+# cada uno se parte en 12 cabezas de 64 números y se reordena a `[2, 12, 4, 64]` (lote, cabeza,
+# token, número), para que cada cabeza trabaje aparte. Las puntuaciones y los pesos de atención
+# son `[2, 12, 4, 4]`: para cada cabeza, una tabla de 4 × 4 tokens, cada fila un token que mira a
+# los de antes. Al final las cabezas se vuelven a juntar en `[2, 4, 768]` y `out_proj` las mezcla.
+# Los pasos, los mismos que `MultiHeadAttention.forward`:
+
+# %%
+att = block.att
+inner = []
+with torch.no_grad():
+    a = block.norm1(x)  # what att receives: [2, 4, 768]
+    b, num_tokens, _ = a.shape
+    queries = att.W_query(a)
+    inner.append(("W_query(x)", list(queries.shape)))
+    queries = queries.view(b, num_tokens, att.num_heads, att.head_dim).transpose(1, 2)
+    keys = att.W_key(a).view(b, num_tokens, att.num_heads, att.head_dim).transpose(1, 2)
+    values = att.W_value(a).view(b, num_tokens, att.num_heads, att.head_dim).transpose(1, 2)
+    inner.append(("queries, keys, values", list(queries.shape)))
+    scores = queries @ keys.transpose(2, 3)
+    inner.append(("queries @ keys^T", list(scores.shape)))
+    scores = scores.masked_fill(att.mask[:num_tokens, :num_tokens], -torch.inf)
+    weights = torch.softmax(scores / att.head_dim**0.5, dim=-1)
+    inner.append(("attention weights", list(weights.shape)))
+    context = weights @ values
+    inner.append(("weights @ values", list(context.shape)))
+    context = context.transpose(1, 2).contiguous().view(b, num_tokens, att.d_out)
+    inner.append(("heads merged", list(context.shape)))
+    out = att.out_proj(context)
+    inner.append(("out_proj", list(out.shape)))
+    torch.testing.assert_close(out, att(a))  # the same as the module
+
+for name, shape in inner:
+    print(f"{name:<22} {shape}")
+# the shapes the text above quotes
+assert dict(inner)["queries, keys, values"] == [2, 12, 4, 64] and dict(inner)["attention weights"] == [2, 12, 4, 4]
 
 # %% [markdown]
 # ## La anchura de cada paso

@@ -76,7 +76,7 @@ plt.show()
 # %% [markdown]
 # ## Lo que no cambia: el dibujo de cada vector
 #
-# Normalizar no borra la información: cada vector conserva su dibujo, sólo cambia de escala y de
+# Normalizar no borra la información: cada vector conserva su dibujo, solo cambia de escala y de
 # posición. Los primeros 60 números del token que más grita, antes (en cientos) y después (en
 # unidades): la misma silueta, con otro eje vertical.
 
