@@ -60,6 +60,7 @@ NOTEBOOK_FOLDER = "notebooks"
 JUPYTER_PLUGIN = "mkdocs-jupyter"
 CACHE_ROOT = Path(".cache") / "mkdocs-jupyter"
 KERNEL_STARTUP = Path("hooks") / "kernel_startup.py"
+TRAINED_MODEL = Path("training") / "model.safetensors"
 # Between the code blocks of one page, rendered in one pass so that their line anchors are numbered
 # through the page as on a Markdown page (__codelineno-0-1, __codelineno-1-1, ...).
 BLOCK_BREAK = "<!-- notebook block -->"
@@ -79,9 +80,9 @@ def _is_documentation_page(self: File) -> bool:
 
 def execution_hash(repo: Path) -> str:
     """A short hash of what an executed notebook depends on besides its text: the package sources it
-    imports and the kernel's start-up file."""
+    imports, the kernel's start-up file and the trained model that the attention notebook loads."""
     hasher = hashlib.sha256()
-    for source in [*sorted((repo / "gptblock").rglob("*.py")), repo / KERNEL_STARTUP]:
+    for source in [*sorted((repo / "gptblock").rglob("*.py")), repo / KERNEL_STARTUP, repo / TRAINED_MODEL]:
         hasher.update(source.relative_to(repo).as_posix().encode())
         hasher.update(source.read_bytes())
     return hasher.hexdigest()[:16]

@@ -35,8 +35,10 @@ def test_notebook_is_a_python_percent_notebook(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.relative_to(ROOT / "docs").as_posix() for p in NOTEBOOKS])
-def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where the site build runs them: mkdocs-jupyter starts the kernel in the build's working directory,
+    # the repository root, from which a notebook finds training/model.safetensors. None writes files.
+    monkeypatch.chdir(ROOT)
     monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
     plt.close("all")
     try:

@@ -22,11 +22,13 @@
 # after it.
 
 # %%
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gptblock import MultiHeadAttention, load_gpt2_tokenizer
+from gptblock import MultiHeadAttention, load_checkpoint, load_gpt2_tokenizer
 
 sentence = "The robot picked up the apple because it was ripe"
 try:
@@ -70,7 +72,7 @@ future = mha.mask.numpy()
 for head, ax in enumerate(axes.flat):
     shown = np.ma.masked_where(future, weights[head].numpy())
     image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
-    ax.set_title(f"Head {head}")
+    ax.set_title(f"Head {head + 1}")
     ax.set_xticks(range(num_tokens), labels, rotation=90)
     ax.set_yticks(range(num_tokens), labels)
 for ax in axes[-1]:
@@ -84,5 +86,93 @@ plt.show()
 # Each row sums to 1. The first row has a single cell: the first token can only look at itself.
 # The four heads spread their attention differently over the same tokens, because each has its
 # own weights, random ones: here the patterns say nothing about the sentence. Trained, each
-# detective learns to look for its own kind of relation; with GPT-2's cards and weights
-# ([Loading the GPT-2 weights](../weights.md)), those patterns stop being chance.
+# detective learns to look for its own kind of relation: we see it next with the small model of
+# [9. Training the model](../training.md). With GPT-2's cards and weights
+# ([Loading the GPT-2 weights](../weights.md)) the same would happen, on a larger scale.
+
+# %% [markdown]
+# ## With the trained model
+#
+# The model of [Training the model](../training.md) (four blocks of four heads, trained on this
+# site's text) reads a sentence in the style of that text. Its cards and its weights are no longer
+# random. Each block normalizes its input with `norm1` before attention; a *hook* collects that
+# normalized input, and each head's weights are computed from it as above. The table sums up each
+# head with two numbers, counted from the third token on: the weight each token gives itself and the
+# largest weight of each row, on average. Blocks and heads are numbered from 1, as in the [attention
+# explorer](../attention-explorer.md).
+
+# %%
+def find_in_repository(relative: str) -> Path:
+    """The file at ``relative`` in this repository, found from wherever the notebook runs."""
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / relative).is_file():
+            return folder / relative
+    raise FileNotFoundError(f"{relative} is not in {Path.cwd()} or any folder above it")
+
+
+model = load_checkpoint(find_in_repository("training/model.safetensors")).float().eval()
+tokenizer = load_gpt2_tokenizer()
+trained_ids = tokenizer.encode("El modelo predice el siguiente token.")
+trained_labels = [tokenizer.decode([i]) for i in trained_ids]
+T = len(trained_ids)
+print(T, "tokens:", trained_labels)
+
+normed = {}  # block number -> what its attention reads: norm1's output, (1, T, emb_dim)
+hooks = [block.norm1.register_forward_hook(lambda module, args, out, n=n: normed.__setitem__(n, out))
+         for n, block in enumerate(model.trf_blocks)]
+with torch.no_grad():
+    model(torch.tensor([trained_ids]))
+for hook in hooks:
+    hook.remove()
+
+
+@torch.no_grad()
+def head_weights(att, x):  # (1, T, emb_dim) -> (num_heads, T, T), as att's explicit path computes them
+    def split(t):
+        return t.view(1, T, att.num_heads, att.head_dim).transpose(1, 2)
+
+    scores = split(att.W_query(x)) @ split(att.W_key(x)).transpose(2, 3)
+    scores = scores.masked_fill(att.mask[:T, :T], -torch.inf)
+    return torch.softmax(scores / att.head_dim**0.5, dim=-1)[0]
+
+
+trained = torch.stack([head_weights(block.att, normed[n]) for n, block in enumerate(model.trf_blocks)])
+print("weights:", tuple(trained.shape), "= (blocks, heads, T, T)")
+
+later = slice(2, None)  # rows from the third token on: a row with one or two tokens has little choice
+on_itself = trained.diagonal(dim1=-2, dim2=-1)[..., later].mean(-1)  # (blocks, heads)
+largest = trained.amax(dim=-1)[..., later].mean(-1)  # each row's largest weight, on average
+print("block head  on itself  largest")  # numbered from 1, as in the attention explorer
+for block in range(trained.shape[0]):
+    for head in range(trained.shape[1]):
+        print(f"{block + 1:>5} {head + 1:>4} {on_itself[block, head]:>10.2f} {largest[block, head]:>8.2f}")
+self_block, self_head = divmod(int(on_itself.argmax()), trained.shape[1])
+focus_block, focus_head = divmod(int(largest.argmax()), trained.shape[1])
+print("most on itself: block", self_block + 1, "head", self_head + 1)
+print("most focused:   block", focus_block + 1, "head", focus_head + 1,
+      "-> looks at", [trained_labels[j] for j in trained[focus_block, focus_head].argmax(-1).tolist()])
+assert on_itself[self_block, self_head] > 0.5 and largest[focus_block, focus_head] > 0.8
+assert (self_block, self_head) != (focus_block, focus_head)
+
+# %% alt="Trained model heat maps: one head marks the diagonal, another looks almost always at the «o»"
+fig, axes = plt.subplots(2, 1, figsize=(5.2, 9.6), sharex=True)
+future = np.triu(np.ones((T, T), dtype=bool), k=1)
+for ax, (block, head) in zip(axes, [(self_block, self_head), (focus_block, focus_head)], strict=True):
+    shown = np.ma.masked_where(future, trained[block, head].numpy())
+    image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
+    ax.set_title(f"Block {block + 1}, head {head + 1}")
+    ax.set_xticks(range(T), trained_labels, rotation=90)
+    ax.set_yticks(range(T), trained_labels)
+    ax.set_ylabel("token asking")
+axes[-1].set_xlabel("looks at")
+fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
+plt.show()
+
+# %% [markdown]
+# Two styles that training has given two different heads (the tests assert both thresholds). At the
+# top, the head that leaves the most weight on the token itself, more than half of each row: the
+# diagonal. At the bottom, the most focused head: almost all of its rows put their weight on a single
+# token, the same one for almost all of them, the «o» that ends «modelo». Other heads spread their
+# weight over several tokens. These are patterns of one sentence and of a seven-million-parameter
+# model trained for a few minutes: the [attention explorer](../attention-explorer.md) lets you look
+# at every block and every head over several sentences, in Spanish and in English.
