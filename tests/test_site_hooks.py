@@ -147,18 +147,22 @@ def test_a_cell_that_raises_fails_the_build(tmp_path: Path, jupyter: dict) -> No
                         kernel_name=jupyter["kernel_name"])
 
 
-def test_the_notebook_cache_follows_the_package_and_the_kernel_startup(tmp_path: Path) -> None:
-    (tmp_path / "gptblock").mkdir()
-    (tmp_path / "hooks").mkdir()
+def test_the_notebook_cache_follows_the_package_the_kernel_startup_and_the_trained_model(tmp_path: Path) -> None:
+    for folder in ("gptblock", "hooks", "training"):
+        (tmp_path / folder).mkdir()
     module, startup = tmp_path / "gptblock" / "block.py", tmp_path / "hooks" / "kernel_startup.py"
+    model = tmp_path / "training" / "model.safetensors"
     module.write_text("A = 1\n", encoding="utf-8")
     startup.write_text("B = 1\n", encoding="utf-8")
+    model.write_bytes(b"weights 1")
     seen = {notebook_pages.cache_dir(tmp_path)}
     module.write_text("A = 2\n", encoding="utf-8")
     seen.add(notebook_pages.cache_dir(tmp_path))
     startup.write_text("B = 2\n", encoding="utf-8")
     seen.add(notebook_pages.cache_dir(tmp_path))
-    assert len(seen) == 3
+    model.write_bytes(b"weights 2")
+    seen.add(notebook_pages.cache_dir(tmp_path))
+    assert len(seen) == 4
     assert all(folder.parent == tmp_path / ".cache" / "mkdocs-jupyter" for folder in seen)
 
 
