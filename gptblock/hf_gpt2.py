@@ -368,8 +368,9 @@ def load_gpt2_weights(path: PathLike, *, drop_rate: float = 0.0, progress: bool 
         TypeError: ``path`` is not a ``str`` or ``os.PathLike``.
         FileNotFoundError: ``path`` does not exist, or a directory holds no ``model.safetensors``.
         ValueError: ``path`` is neither a file nor a folder, the file is not safetensors, the config is not
-            GPT-2's or disagrees with the weights, or a tensor is missing, unexpected, of the wrong shape
-            or not finite (the message names the first one).
+            GPT-2's or disagrees with the weights, a sharded index is malformed or names a shard outside
+            its folder, or a tensor is missing, unexpected, of the wrong shape or not finite (the
+            message names the first one).
     """
     path = check_path(path)
     files, config_path = _resolve_hf_path(path)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import tiktoken
 
+from gptblock.files import check_path
+
 #: Environment variable naming a folder that holds ``vocab.bpe`` and ``encoder.json``.
 TOKENIZER_DIR_ENV = "GPTBLOCK_TOKENIZER_DIR"
 #: The folder read when the variable is not set: ``shared/gpt2-tokenizer`` beside a clone of the
@@ -120,6 +122,7 @@ def load_gpt2_tokenizer(directory: str | os.PathLike | None = None) -> tiktoken.
         (pass ``allowed_special={"<|endoftext|>"}`` to ``encode`` to let text contain it).
 
     Raises:
+        TypeError: ``directory`` is not a ``str`` or ``os.PathLike``.
         FileNotFoundError: the folder does not exist or lacks one of the two files.
         OSError: no folder was named and tiktoken could not download the files.
         ValueError: a file is damaged or not GPT-2's, or the two files disagree (the message names the file).
@@ -141,7 +144,7 @@ def load_gpt2_tokenizer(directory: str | os.PathLike | None = None) -> tiktoken.
                     f"tiktoken could not fetch GPT-2's tokenizer files ({type(exc).__name__}); "
                     f"set {TOKENIZER_DIR_ENV} to a folder holding vocab.bpe and encoder.json"
                 ) from exc
-    path = Path(directory).expanduser().resolve()
+    path = check_path(directory, "directory").expanduser().resolve()
     if not path.is_dir():
         raise FileNotFoundError(f"no such tokenizer directory: {path}")
     return _encoding_from(path)

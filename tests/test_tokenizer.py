@@ -150,3 +150,9 @@ def test_a_consistent_but_smaller_vocabulary_is_refused(tokenizer_dir, tmp_path)
     (tmp_path / "encoder.json").write_text(json.dumps(small), encoding="utf-8")
     with pytest.raises(ValueError, match=r"describe 266 tokens, GPT-2's tokenizer has 50256"):
         load_gpt2_tokenizer(tmp_path)
+
+
+@pytest.mark.parametrize("directory", [123, ["gpt2-tokenizer"], b"gpt2-tokenizer"])
+def test_the_directory_must_be_a_path(directory):
+    with pytest.raises(TypeError, match=rf"directory must be a str or os\.PathLike, got {type(directory).__name__}"):
+        load_gpt2_tokenizer(directory)
