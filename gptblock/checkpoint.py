@@ -8,14 +8,14 @@ names for one tensor). For OpenAI's GPT-2 files, see :mod:`gptblock.hf_gpt2`.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
 from gptblock.config import check_config
+from gptblock.files import PathLike, check_path, write_atomically
 from gptblock.model import GPTModel
-from gptblock.safetensors_files import FLOAT_DTYPES, PathLike, SafetensorsFiles, check_tensors
+from gptblock.safetensors_files import SafetensorsFiles, check_finite, check_tensors
 
 #: The value of the ``gptblock`` metadata key that marks a file as a gptblock checkpoint.
 CHECKPOINT_FORMAT = "gptblock-checkpoint-1"
@@ -26,13 +26,15 @@ def save_checkpoint(model: GPTModel, path: PathLike) -> None:
 
     safetensors refuses two names for one tensor, so a tied ``out_head`` is stored once, as
     ``tok_emb.weight``, and the file's metadata records the tie; :func:`load_checkpoint` re-ties it.
+    The file is written beside ``path`` and renamed into place when complete (a failed save leaves
+    the previous file as it was), with the permissions of any new file (0o666 less the umask).
 
     Args:
         model: the model to save.
-        path: the file to write (conventionally ``*.safetensors``).
+        path: the file to write (conventionally ``*.safetensors``); its folder must exist.
 
     Raises:
-        TypeError: ``model`` is not a ``GPTModel``.
+        TypeError: ``model`` is not a ``GPTModel``, or ``path`` is not a ``str`` or ``os.PathLike``.
 
     Example:
         >>> import tempfile, torch
@@ -52,12 +54,13 @@ def save_checkpoint(model: GPTModel, path: PathLike) -> None:
     """
     if not isinstance(model, GPTModel):
         raise TypeError(f"save_checkpoint needs a GPTModel, got {type(model).__name__}")
+    path = check_path(path)
     tied = _is_tied(model)
     state = {name: t.detach().contiguous() for name, t in model.state_dict().items()
              if not (tied and name == "out_head.weight")}
     metadata = {"format": "pt", "gptblock": CHECKPOINT_FORMAT, "config": json.dumps(model.cfg),
                 "tied": json.dumps(tied)}
-    save_file(state, str(path), metadata=metadata)
+    write_atomically([(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))])
 
 
 def load_checkpoint(path: PathLike) -> GPTModel:
@@ -67,16 +70,20 @@ def load_checkpoint(path: PathLike) -> GPTModel:
         path: the ``.safetensors`` file.
 
     Returns:
-        The model, with the dtype the weights were saved in.
+        The model, each weight in the dtype it was saved in.
 
     Raises:
+        TypeError: ``path`` is not a ``str`` or ``os.PathLike``.
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a gptblock checkpoint, or a tensor is missing, unexpected or of
-            the wrong shape (the message names the first one).
+        ValueError: ``path`` is not a file, the file is not a gptblock checkpoint, or a tensor is
+            missing, unexpected, of the wrong shape or holds a NaN or an infinity (the message names
+            the first one).
     """
-    path = Path(path)
-    if not path.is_file():
+    path = check_path(path)
+    if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
     with SafetensorsFiles([path]) as source:
         meta = source.metadata
         if meta.get("gptblock") != CHECKPOINT_FORMAT:
@@ -95,12 +102,11 @@ def load_checkpoint(path: PathLike) -> GPTModel:
         expected = {name: tuple(t.shape) for name, t in model.state_dict().items()
                     if not (tied and name == "out_head.weight")}
         check_tensors(expected, source, {name: name for name in expected if name in source.handles}, str(path))
-        dtype = FLOAT_DTYPES[source.dtype("tok_emb.weight")]
-        model.to(dtype)
         params = model.state_dict(keep_vars=True)
-        with torch.no_grad():
-            for name in expected:
-                params[name].copy_(source.tensor(name))
+        for name in expected:
+            tensor = source.tensor(name)
+            check_finite(tensor, name, str(path))
+            params[name].data = tensor  # the saved dtype, tensor by tensor (copy_ would cast to the model's)
     return model.eval()
 
 

@@ -3,39 +3,50 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 import torch
 from tqdm import tqdm
 
-from gptblock.generation import generate
+from gptblock import __version__
+from gptblock.generation import generate_stream
 from gptblock.hf_gpt2 import load_gpt2_weights
 from gptblock.optimize import optimize_for_cpu
 from gptblock.tokenizer import ENDOFTEXT, ENDOFTEXT_ID, TOKENIZER_DIR_ENV, load_gpt2_tokenizer
 
 PROG = "gptblock"
+#: ``torch.manual_seed`` takes any integer in [0, 2**64).
+SEED_LIMIT = 2**64
+#: The exit status of a command whose reader closed the pipe (128 + SIGPIPE), and of Ctrl-C (128 + SIGINT).
+EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 141, 130
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _argument_type(name: str, convert: Callable[[str], float], accept: Callable[[float], bool],
+                   wanted: str) -> Callable[[str], float]:
+    """An argparse ``type`` whose error says what is wanted (argparse would print the function's name)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
+_positive_int = _argument_type("positive integer", int, lambda v: v >= 1, "a positive integer")
+_non_negative_int = _argument_type("integer", int, lambda v: v >= 0, "an integer >= 0")
+_temperature = _argument_type("number", float, lambda v: 0.0 <= v < math.inf, "a finite number >= 0")
+_seed = _argument_type("seed", int, lambda v: 0 <= v < SEED_LIMIT, f"an integer in [0, 2**64) (0 to {SEED_LIMIT - 1})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="GPT-2, built from its transformer block, on the command line.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     gen = commands.add_parser(
         "generate",
@@ -55,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             f"The tokenizer files (vocab.bpe, encoder.json) are read from --tokenizer-dir, else from the folder "
-            f"named by ${TOKENIZER_DIR_ENV}, else tiktoken downloads and caches them. "
+            f"named by ${TOKENIZER_DIR_ENV}, else from shared/gpt2-tokenizer beside the clone of gptblock, "
+            "else tiktoken downloads and caches them. The text is printed as it is generated; the progress "
+            "bars go to stderr. "
             "Example: gptblock generate --weights gpt2/model.safetensors --prompt 'Every effort moves you'"
         ),
     )
@@ -64,12 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompt", required=True, metavar="TEXT", help="the text to continue")
     gen.add_argument("--max-new-tokens", type=_non_negative_int, default=50, metavar="N",
                      help="how many tokens to add at most (default: %(default)s)")
-    gen.add_argument("--temperature", type=_non_negative_float, default=0.0, metavar="T",
+    gen.add_argument("--temperature", type=_temperature, default=0.0, metavar="T",
                      help="0 decodes greedily; higher values sample more freely (default: %(default)s)")
     gen.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
                      help="sample only among the K most likely tokens (default: all)")
-    gen.add_argument("--seed", type=int, default=None, metavar="S",
-                     help="random seed, for repeatable sampling")
+    gen.add_argument("--seed", type=_seed, default=None, metavar="S",
+                     help="random seed in [0, 2**64), for repeatable sampling")
     gen.add_argument("--tokenizer-dir", default=None, metavar="DIR",
                      help=f"folder with vocab.bpe and encoder.json (default: ${TOKENIZER_DIR_ENV})")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -78,8 +92,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_generate(args: argparse.Namespace) -> str:
-    """Load, encode, generate, decode: the text that ``gptblock generate`` prints."""
+class TextOut:
+    """Token bytes to a text stream as they come: whole characters only, flushed at once.
+
+    GPT-2's tokens are bytes, and a character of two to four UTF-8 bytes may be split over tokens
+    (an emoji often is): an incremental decoder holds back the bytes of an unfinished character.
+    Text the stream's encoding cannot represent (an ASCII terminal) is written as backslash escapes.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # as tiktoken's decode
+
+    def text(self, text: str) -> None:
+        if text:
+            self.stream.write(text.encode(self.encoding, "backslashreplace").decode(self.encoding))
+            self.stream.flush()
+
+    def token_bytes(self, data: bytes, final: bool = False) -> None:
+        self.text(self.decoder.decode(data, final))
+
+
+def run_generate(args: argparse.Namespace, out: TextOut) -> None:
+    """Load, encode, generate: print the prompt, then each new token as it is decoded."""
     progress = not args.no_progress
     model = optimize_for_cpu(load_gpt2_weights(args.weights, progress=progress))  # inference only: pack once
     vocab_size, context = model.cfg["vocab_size"], model.cfg["context_length"]
@@ -95,47 +131,54 @@ def run_generate(args: argparse.Namespace) -> str:
 
     # An empty prompt starts from <|endoftext|>, as GPT-2's unconditional samples do.
     ids = tokenizer.encode(args.prompt, allowed_special={ENDOFTEXT}) or [ENDOFTEXT_ID]
-    start = 0 if args.prompt else 1  # the start token of an empty prompt is not printed
-    idx = torch.tensor([ids])
-
-    with tqdm(total=args.max_new_tokens, desc="generating", unit="token", disable=not progress, leave=False) as bar:
-        def advance(*_: object) -> None:  # a forward hook that returned a value would replace the output
+    steps = generate_stream(model, torch.tensor([ids]), max_new_tokens=args.max_new_tokens, context_size=context,
+                            temperature=args.temperature, top_k=args.top_k, eos_id=ENDOFTEXT_ID)
+    out.text(args.prompt)  # as typed
+    # On a terminal the text itself shows the progress; a bar would be drawn over it.
+    show_bar = progress and not (hasattr(out.stream, "isatty") and out.stream.isatty())
+    with tqdm(total=args.max_new_tokens, desc="generating", unit="token", disable=not show_bar, leave=False) as bar:
+        for token in steps:  # (1, 1)
+            out.token_bytes(tokenizer.decode_single_token_bytes(int(token)))
             bar.update(1)
+    out.token_bytes(b"", final=True)
+    out.text("\n")
 
-        # Every step, with or without the KV cache, passes the model's final norm once: its hook moves the bar.
-        hook = model.final_norm.register_forward_hook(advance)
-        try:
-            out = generate(model, idx, max_new_tokens=args.max_new_tokens, context_size=context,
-                           temperature=args.temperature, top_k=args.top_k, eos_id=ENDOFTEXT_ID)
-        finally:
-            hook.remove()
-    new_ids = out[0, len(ids):].tolist()
-    return tokenizer.decode(ids[start:] + new_ids)  # byte-exact: the prompt comes back as typed
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null, so that Python's final flush finds nothing to report."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):  # not a real file (a test's stream)
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gptblock`` command (and of ``python -m gptblock``).
 
     Returns:
-        The exit status: 0 on success, 1 for a missing or unusable file, 2 for bad arguments (argparse).
+        The exit status: 0 on success, 1 for a missing or unusable file or a broken model, 2 for bad
+        arguments (argparse), 130 after Ctrl-C (one line, at any moment), 141 when the reader of
+        stdout went away (``gptblock generate ... | head -c 10``), quietly.
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"]:  # the training command parses its own options
-        from gptblock.train import main as train_main
-
-        return train_main(argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        text = run_generate(args)
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if argv[:1] == ["train"]:  # the training command parses its own options
+            from gptblock.train import main as train_main
+
+            return train_main(argv[1:])
+        args = build_parser().parse_args(argv)
+        run_generate(args, TextOut(sys.stdout))
     except (OSError, ValueError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            _quiet_stdout()
+            return EXIT_BROKEN_PIPE
         message = " ".join(str(exc).split())  # one line, whatever the exception said
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    print(text)
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -44,10 +44,15 @@ def check_positive_int(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def check_probability(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value`` is a real number in [0, 1]."""
+def check_probability(name: str, value: Any) -> float:
+    """``value`` as a ``float``; ``ValueError`` unless it is a real number in [0, 1].
+
+    Any real number is accepted (a ``Fraction``, a NumPy float) and returned as a plain ``float``, so
+    that it can be saved as JSON later.
+    """
     if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
 
 
 def check_heads(emb_dim: int, n_heads: int) -> None:
@@ -66,7 +71,8 @@ def check_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
         cfg: a mapping with exactly the keys of :data:`GPT_CONFIG_124M`.
 
     Returns:
-        A new ``dict`` with the same items.
+        A new ``dict`` with the same items, ``drop_rate`` as a plain ``float`` (a ``Fraction`` or a
+        NumPy float is accepted, and would not survive saving as JSON).
 
     Raises:
         TypeError: ``cfg`` is not a mapping.
@@ -90,7 +96,7 @@ def check_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     for key in _SIZE_KEYS:
         check_positive_int(key, cfg[key])
     check_heads(cfg["emb_dim"], cfg["n_heads"])
-    check_probability("drop_rate", cfg["drop_rate"])
+    drop_rate = check_probability("drop_rate", cfg["drop_rate"])
     if not isinstance(cfg["qkv_bias"], bool):
         raise ValueError(f"qkv_bias must be True or False, got {cfg['qkv_bias']!r}")
-    return dict(cfg)
+    return {**cfg, "drop_rate": drop_rate}

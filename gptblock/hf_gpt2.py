@@ -14,11 +14,13 @@ that a load -> export -> load round trip is exact.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import torch
@@ -27,8 +29,9 @@ from tqdm import tqdm
 
 from gptblock.checkpoint import CHECKPOINT_FORMAT
 from gptblock.config import check_config
+from gptblock.files import PathLike, check_path, write_atomically
 from gptblock.model import GPTModel
-from gptblock.safetensors_files import PathLike, SafetensorsFiles, check_tensors
+from gptblock.safetensors_files import SafetensorsFiles, check_finite, check_tensors
 
 #: Number of attention heads of the four published GPT-2 sizes, by width (``n_embd``). A file without
 #: a ``config.json`` beside it only tells the width; the heads come from this table.
@@ -40,6 +43,10 @@ _TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
 _HF_DEFAULTS = {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12}
 #: The causal-mask buffers some GPT-2 files carry: rebuilt by the model, never loaded.
 _HF_BUFFER = re.compile(r"h\.\d+\.attn\.(bias|masked_bias)")
+#: What :func:`export_gpt2_weights` records in both files of a folder: the export they come from
+#: (in the weights' metadata and in ``config.json``) and the heads (which no tensor shape tells).
+EXPORT_KEY = "gptblock_export"
+EXPORT_ID_KEY = "gptblock_export_id"
 
 
 # ------------------------------------------------------------------------------------ the name table
@@ -157,26 +164,22 @@ def gptblock_to_hf(model: GPTModel) -> dict[str, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------------ file access
-def _resolve_hf_path(path: PathLike) -> tuple[list[Path], Path | None]:
+def _resolve_hf_path(path: Path) -> tuple[list[Path], Path | None]:
     """The safetensors file(s) and the ``config.json`` (if any) for a file or a ``save_pretrained`` folder."""
-    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or directory: {path}")
     if path.is_file():
         config = path.parent / "config.json"
         return [path], config if config.is_file() else None
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a file or a folder")
     config = path / "config.json"
     config_path = config if config.is_file() else None
     if (path / "model.safetensors").is_file():
         return [path / "model.safetensors"], config_path
     index = path / "model.safetensors.index.json"
     if index.is_file():  # a sharded checkpoint (save_pretrained with max_shard_size)
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-            shards = sorted(set(weight_map.values()))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{index} is not a valid safetensors index ({exc})") from None
-        return [path / shard for shard in shards], config_path
+        return _shards(index), config_path
     pickles = [name for name in ("pytorch_model.bin", "model.bin", "model.pt") if (path / name).exists()]
     if pickles:
         raise ValueError(
@@ -186,8 +189,37 @@ def _resolve_hf_path(path: PathLike) -> tuple[list[Path], Path | None]:
     raise FileNotFoundError(f"{path} holds no model.safetensors")
 
 
-def _read_hf_config(config_path: Path) -> dict[str, Any]:
-    """A gptblock config (``drop_rate`` 0) from a Hugging Face GPT-2 ``config.json``, checked."""
+def _shards(index: Path) -> list[Path]:
+    """The shard files a ``model.safetensors.index.json`` names, each checked to be a file in its folder.
+
+    A shard is named relative to the index's folder and may not leave it (no absolute path, no
+    ``..``): an index cannot make gptblock read a file elsewhere. A shard that is a symbolic link is
+    followed, as the Hugging Face cache needs (its snapshots link to blobs in another folder).
+    """
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{index} is not a valid safetensors index ({type(exc).__name__}: {exc})") from None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ValueError(f"{index}: weight_map must be a non-empty JSON object (tensor name -> shard file)")
+    shards = []
+    for tensor, shard in weight_map.items():
+        if not isinstance(shard, str):
+            raise ValueError(f"{index}: the shard of tensor {tensor!r} must be a file name, got {shard!r}")
+        parts = PurePath(shard).parts
+        if not parts or PurePath(shard).is_absolute() or ".." in parts or shard.strip() in ("", "."):
+            raise ValueError(f"{index}: shard {shard!r} (of tensor {tensor!r}) must name a file inside {index.parent}")
+        if not (index.parent / shard).is_file():
+            raise ValueError(f"{index}: shard {shard!r} (of tensor {tensor!r}) is not a file in {index.parent}")
+        shards.append(shard)
+    return [index.parent / shard for shard in sorted(set(shards))]
+
+
+def _read_hf_config(config_path: Path) -> tuple[dict[str, Any], str | None]:
+    """A gptblock config (``drop_rate`` 0) from a Hugging Face GPT-2 ``config.json``, checked, and its export id.
+
+    The export id is there when :func:`export_gpt2_weights` wrote the file (``None`` otherwise).
+    """
     try:
         hf = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -217,13 +249,18 @@ def _read_hf_config(config_path: Path) -> dict[str, Any]:
     cfg = {"vocab_size": values["vocab_size"], "context_length": values["n_positions"], "emb_dim": values["n_embd"],
            "n_heads": values["n_head"], "n_layers": values["n_layer"], "drop_rate": 0.0, "qkv_bias": True}
     try:
-        return check_config(cfg)
+        return check_config(cfg), hf.get(EXPORT_ID_KEY)
     except ValueError as exc:
         raise ValueError(f"{config_path}: {exc}") from None
 
 
-def _infer_hf_config(files: SafetensorsFiles, names: Mapping[str, str], where: str) -> dict[str, Any]:
-    """A gptblock config read off the tensor shapes; the heads come from :data:`GPT2_HEADS_BY_WIDTH`."""
+def _infer_hf_config(files: SafetensorsFiles, names: Mapping[str, str], where: str,
+                     heads: int | None = None) -> dict[str, Any]:
+    """A gptblock config read off the tensor shapes.
+
+    No shape tells the number of heads: ``heads`` when the file records it (gptblock's exports do),
+    else :data:`GPT2_HEADS_BY_WIDTH`.
+    """
     for name in ("wte.weight", "wpe.weight"):
         if name not in names:
             raise ValueError(f"{where}: missing tensor {name!r}; is this a GPT-2 file in the Hugging Face layout?")
@@ -234,13 +271,13 @@ def _infer_hf_config(files: SafetensorsFiles, names: Mapping[str, str], where: s
     vocab, emb = files.shape(names["wte.weight"])
     ctx = files.shape(names["wpe.weight"])[0]
     blocks = {int(m.group(1)) for name in names if (m := re.match(r"h\.(\d+)\.", name))}
-    if emb not in GPT2_HEADS_BY_WIDTH:
+    if heads is None and emb not in GPT2_HEADS_BY_WIDTH:
         widths = ", ".join(map(str, GPT2_HEADS_BY_WIDTH))
         raise ValueError(
             f"{where}: width {emb} is not one of GPT-2's ({widths}), so the number of heads is unknown; "
             "put the model's config.json beside the file"
         )
-    return {"vocab_size": vocab, "context_length": ctx, "emb_dim": emb, "n_heads": GPT2_HEADS_BY_WIDTH[emb],
+    return {"vocab_size": vocab, "context_length": ctx, "emb_dim": emb, "n_heads": heads or GPT2_HEADS_BY_WIDTH[emb],
             "n_layers": max(blocks) + 1 if blocks else 1, "drop_rate": 0.0, "qkv_bias": True}
 
 
@@ -269,10 +306,36 @@ def _check_lm_head(files: SafetensorsFiles, names: Mapping[str, str], where: str
     if head is None or "wte.weight" not in names:
         return
     wte = names["wte.weight"]
+    if files.shape(head) == files.shape(wte):  # a NaN is never equal to itself: name it as such
+        check_finite(files.tensor(head), head, where)
     if files.shape(head) != files.shape(wte) or not torch.equal(files.tensor(head), files.tensor(wte)):
         raise ValueError(
             f"{where}: tensor {head!r} differs from {wte!r}; gptblock's GPT-2 ties its output head to the "
             "token embedding, as OpenAI's GPT-2 does"
+        )
+
+
+def _export_record(files: SafetensorsFiles, where: str) -> tuple[str | None, int | None]:
+    """The export id and the heads that :func:`export_gpt2_weights` recorded in the weights (``None`` if not ours)."""
+    text = files.metadata.get(EXPORT_KEY)
+    if text is None:
+        return None, None
+    try:
+        record = json.loads(text)
+        export_id, heads = record["id"], record["n_head"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{where}: unreadable {EXPORT_KEY!r} metadata ({type(exc).__name__}: {exc})") from None
+    if not isinstance(export_id, str) or isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+        raise ValueError(f"{where}: unreadable {EXPORT_KEY!r} metadata ({text!r})")
+    return export_id, heads
+
+
+def _check_export_pair(config_path: Path, config_id: str | None, weights_id: str | None, where: str) -> None:
+    """``config.json`` and the weights of one folder must come from the same export when both say which."""
+    if config_id is not None and weights_id is not None and config_id != weights_id:
+        raise ValueError(
+            f"{config_path} and {where} come from different exports (export {config_id} and {weights_id}): "
+            "an export was interrupted or is still being written; export the model again"
         )
 
 
@@ -285,7 +348,12 @@ def load_gpt2_weights(path: PathLike, *, drop_rate: float = 0.0, progress: bool 
     the ``config.json`` beside the weights when there is one (any size, e.g. a tiny test model);
     otherwise from the tensor shapes, for the four GPT-2 widths. Every tensor name and shape is checked
     before a single number is copied, and the model is built fresh, so a bad file leaves nothing
-    half-loaded. The tensors are converted to float32.
+    half-loaded. The tensors are converted to float32, and each must be finite.
+
+    The number of heads is the one thing no tensor shape tells: it is taken from ``config.json`` as
+    written (``n_head``). A folder written by :func:`export_gpt2_weights` records its heads and its
+    export in both files, and is refused when they disagree (a hand-edited ``n_head``, or the files
+    of two different exports side by side).
 
     Args:
         path: a ``.safetensors`` file or a ``save_pretrained`` directory.
@@ -297,17 +365,29 @@ def load_gpt2_weights(path: PathLike, *, drop_rate: float = 0.0, progress: bool 
         A ``GPTModel`` in eval mode with ``qkv_bias=True`` and ``out_head`` tied to ``tok_emb``.
 
     Raises:
+        TypeError: ``path`` is not a ``str`` or ``os.PathLike``.
         FileNotFoundError: ``path`` does not exist, or a directory holds no ``model.safetensors``.
-        ValueError: the file is not safetensors, the config is not GPT-2's, or a tensor is missing,
-            unexpected or of the wrong shape (the message names the first one).
+        ValueError: ``path`` is neither a file nor a folder, the file is not safetensors, the config is not
+            GPT-2's or disagrees with the weights, a sharded index is malformed or names a shard outside
+            its folder, or a tensor is missing, unexpected, of the wrong shape or not finite (the
+            message names the first one).
     """
+    path = check_path(path)
     files, config_path = _resolve_hf_path(path)
     where = str(files[0]) if len(files) == 1 else str(path)
     with SafetensorsFiles(files) as source:
         names, ignored = _hf_names(source, where)
         if source.metadata.get("gptblock") == CHECKPOINT_FORMAT:
             raise ValueError(f"{where} is a gptblock checkpoint, not a Hugging Face GPT-2 file: use load_checkpoint")
-        cfg = _read_hf_config(config_path) if config_path else _infer_hf_config(source, names, where)
+        export_id, exported_heads = _export_record(source, where)
+        if config_path:
+            cfg, config_id = _read_hf_config(config_path)
+            _check_export_pair(config_path, config_id, export_id, where)
+            if exported_heads is not None and cfg["n_heads"] != exported_heads:
+                raise ValueError(f"{config_path} gives n_head={cfg['n_heads']} but {where} was exported with "
+                                 f"n_head={exported_heads}; the weights alone cannot tell, so neither is trusted")
+        else:
+            cfg = _infer_hf_config(source, names, where, exported_heads)
         cfg["drop_rate"] = drop_rate
         cfg = check_config(cfg)
         check_tensors(hf_gpt2_shapes(cfg), source, names, where, ignored)
@@ -319,7 +399,9 @@ def load_gpt2_weights(path: PathLike, *, drop_rate: float = 0.0, progress: bool 
         params = model.state_dict(keep_vars=True)
 
         def get(name: str) -> torch.Tensor:  # one file tensor in memory at a time, beside the model
-            return source.tensor(names[name]).to(torch.float32)
+            tensor = source.tensor(names[name]).to(torch.float32)
+            check_finite(tensor, names[name], where)  # after the cast: a float64 1e300 is inf in float32
+            return tensor
 
         converted = tensors_from_hf(get, cfg)
         with torch.no_grad():
@@ -327,6 +409,22 @@ def load_gpt2_weights(path: PathLike, *, drop_rate: float = 0.0, progress: bool 
                                        disable=not progress, leave=False):
                 params[target].copy_(tensor)
     return model.eval()
+
+
+def _hf_config(cfg: Mapping[str, Any], export_id: str) -> dict[str, Any]:
+    """The ``config.json`` that ``save_pretrained`` writes for a GPT-2 of configuration ``cfg``."""
+    hf_config: dict[str, Any] = {
+        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+        "vocab_size": cfg["vocab_size"], "n_positions": cfg["context_length"], "n_embd": cfg["emb_dim"],
+        "n_layer": cfg["n_layers"], "n_head": cfg["n_heads"], "n_inner": None,
+        "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
+        "resid_pdrop": cfg["drop_rate"], "embd_pdrop": cfg["drop_rate"], "attn_pdrop": cfg["drop_rate"],
+        "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False,
+        "tie_word_embeddings": True, EXPORT_ID_KEY: export_id,
+    }
+    if cfg["vocab_size"] > 50256:  # GPT-2's <|endoftext|> begins and ends every text
+        hf_config.update({"bos_token_id": 50256, "eos_token_id": 50256})
+    return hf_config
 
 
 def export_gpt2_weights(model: GPTModel, path: PathLike) -> Path:
@@ -337,6 +435,12 @@ def export_gpt2_weights(model: GPTModel, path: PathLike) -> Path:
     writes them, so that ``transformers.GPT2LMHeadModel.from_pretrained(path)`` reads it back.
     The names carry no ``transformer.`` prefix, like OpenAI's published file.
 
+    Both files are written in full beside their targets before either is renamed into place: a failed
+    export (a full disk, Ctrl-C) leaves the previous export as it was, and a reader never sees half a
+    file. Both record the export they belong to (a random id, and the heads), so that a reader that
+    catches the folder between the two renames is refused instead of loading the new weights with the
+    old configuration. The files get the permissions of any new file (0o666 less the umask).
+
     Args:
         model: a ``GPTModel`` whose ``out_head`` equals ``tok_emb`` (as after :func:`load_gpt2_weights`).
         path: a ``.safetensors`` file or a directory.
@@ -345,28 +449,27 @@ def export_gpt2_weights(model: GPTModel, path: PathLike) -> Path:
         The path of the written ``.safetensors`` file.
 
     Raises:
-        TypeError: ``model`` is not a ``GPTModel``.
+        TypeError: ``model`` is not a ``GPTModel``, or ``path`` is not a ``str`` or ``os.PathLike``.
         ValueError: ``out_head`` differs from ``tok_emb``.
     """
+    path = check_path(path)
     tensors = gptblock_to_hf(model)
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        file = path
-    else:
-        path.mkdir(parents=True, exist_ok=True)
-        file = path / "model.safetensors"
-        cfg = model.cfg
-        hf_config: dict[str, Any] = {
-            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
-            "vocab_size": cfg["vocab_size"], "n_positions": cfg["context_length"], "n_embd": cfg["emb_dim"],
-            "n_layer": cfg["n_layers"], "n_head": cfg["n_heads"], "n_inner": None,
-            "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
-            "resid_pdrop": cfg["drop_rate"], "embd_pdrop": cfg["drop_rate"], "attn_pdrop": cfg["drop_rate"],
-            "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False,
-            "tie_word_embeddings": True,
-        }
-        if cfg["vocab_size"] > 50256:  # GPT-2's <|endoftext|> begins and ends every text
-            hf_config.update({"bos_token_id": 50256, "eos_token_id": 50256})
-        (path / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n", encoding="utf-8")
-    save_file(tensors, str(file), metadata={"format": "pt"})
+    export_id = secrets.token_hex(8)
+    metadata = {"format": "pt", EXPORT_KEY: json.dumps({"id": export_id, "n_head": model.cfg["n_heads"]})}
+    is_file = path.suffix == ".safetensors"
+    folder = path.parent if is_file else path
+    file = path if is_file else path / "model.safetensors"
+    writes = [(file, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))]
+    if not is_file:
+        config_text = json.dumps(_hf_config(model.cfg, export_id), indent=2) + "\n"  # fails before any file exists
+        writes.append((path / "config.json", lambda tmp: tmp.write_text(config_text, encoding="utf-8")))
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        write_atomically(writes)  # the weights are renamed first, then config.json
+    except BaseException:
+        if created:  # leave no empty folder behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return file

@@ -15,6 +15,11 @@ class LayerNorm(nn.Module):
     ``y = scale * (x - mean) / sqrt(var + eps) + shift``, with the mean and the (biased) variance
     taken over the last dimension, and ``scale``/``shift`` learned, one value per feature.
 
+    A float16 or bfloat16 input is normalised in float32 and the result returned in the input's
+    dtype, as ``torch.nn.functional.layer_norm`` does: float16 squares overflow from 256 on (a single
+    feature of 300 would make the variance infinite and the whole vector 0). Other dtypes are computed
+    in their own precision, by the formula above.
+
     Args:
         emb_dim: the width of the vectors (the last dimension of the input).
 
@@ -39,11 +44,14 @@ class LayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._checks_input:
             check_hidden_states(x, self.emb_dim, "LayerNorm", dims=None)
+        dtype = x.dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            x = x.float()  # the statistics in float32: a float16 square overflows from 256 on
         mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
         centered = x - mean  # (..., emb_dim)
         var = (centered**2).mean(dim=-1, keepdim=True)  # (..., 1), biased (divided by emb_dim) as in GPT-2
         norm_x = centered / torch.sqrt(var + self.eps)  # (..., emb_dim)
-        return self.scale * norm_x + self.shift
+        return (self.scale * norm_x + self.shift).to(dtype)  # .to() returns float32 itself, untouched
 
     def extra_repr(self) -> str:
         return f"{self.emb_dim}, eps={self.eps}"

@@ -9,7 +9,6 @@ GPT-2 (:mod:`gptblock.hf_gpt2`) and its own checkpoints (:mod:`gptblock.checkpoi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
-PathLike = str | os.PathLike
 FLOAT_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
 
@@ -86,3 +84,15 @@ def check_tensors(expected: Mapping[str, tuple[int, ...]], files: SafetensorsFil
     if problems:
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
         raise ValueError(f"{where}: {problems[0]}{more}")
+
+
+def check_finite(tensor: torch.Tensor, name: str, where: str) -> None:
+    """Raise ``ValueError`` naming the tensor when it holds a NaN or an infinity.
+
+    One NaN in a weight spreads to every logit it reaches, and greedy decoding then picks token 0
+    forever; refusing the file at load says where the damage is.
+    """
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        bad = tensor.numel() - int(torch.isfinite(tensor).sum())
+        raise ValueError(f"{where}: tensor {name!r} holds {bad} non-finite value(s) (NaN or infinity) "
+                         f"out of {tensor.numel()}; the weights are damaged (or training diverged)")

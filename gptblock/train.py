@@ -87,6 +87,8 @@ from gptblock.dataset import (
     tiled_windows,
     tokenize_split,
 )
+from gptblock.files import write_atomically
+from gptblock.safetensors_files import check_finite
 from gptblock.tokenizer import ENDOFTEXT_ID
 
 PROG = "gptblock train"
@@ -287,6 +289,8 @@ def read_state(path: Path, *, tensors: bool = True) -> tuple[dict[str, str], dic
             loaded = {name: source.get_tensor(name) for name in source.keys()} if tensors else {}
     except SafetensorError as exc:
         raise ValueError(f"{path} is not a readable safetensors file ({exc})") from None
+    for name, tensor in loaded.items():  # a NaN in a weight or a moment would poison every later step
+        check_finite(tensor, name, str(path))
     return metadata, loaded
 
 
@@ -311,15 +315,14 @@ def save_model(path: Path, model: GPTModel, dtype: str) -> None:
     """The trained model as a gptblock checkpoint (``load_checkpoint``), stored in ``dtype``."""
     if dtype != "float32":
         model = copy.deepcopy(model).to(OUT_DTYPES[dtype])  # the copy keeps the tie
-    _write_atomically(path, lambda tmp: save_checkpoint(model, tmp))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model, path)  # written beside path, then renamed into place
 
 
 def _write_atomically(path: Path, write) -> None:
-    """Write beside ``path``, then rename: a Ctrl-C in the middle never leaves half a file."""
+    """Write beside ``path``, then rename: a Ctrl-C in the middle never leaves half a file (see gptblock.files)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    write_atomically([(path, write)])
 
 
 def machine() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import torch
 from reference_impl import RefMultiHeadAttention
 
 from gptblock import MultiHeadAttention
+from gptblock.attention import causal_mask
 
 
 def make_mha(d_in=32, d_out=32, context_length=16, dropout=0.0, num_heads=2, qkv_bias=False, seed=0,
@@ -52,12 +53,18 @@ def test_parameters_in_reference_order():
     assert no_bias.out_proj.bias is not None
 
 
-def test_mask_is_a_bool_buffer_outside_the_state_dict():
+def test_the_mask_is_built_when_asked_and_never_stored():
     mha = make_mha(context_length=5)
     assert mha.mask.dtype == torch.bool
     assert torch.equal(mha.mask, torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1))
-    assert "mask" in dict(mha.named_buffers())
+    assert dict(mha.named_buffers()) == {}
     assert "mask" not in mha.state_dict()
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, 1), (0, 6), (2, 6), (5, 6), (3, 4)])
+def test_causal_mask_rows_are_rows_of_the_full_mask(start, end):
+    full = torch.triu(torch.ones(end, end, dtype=torch.bool), diagonal=1)
+    assert torch.equal(causal_mask(start, end), full[start:end])
 
 
 @pytest.mark.parametrize(("attn_impl", "train_with_dropout", "evaluation", "train_without_dropout"), [

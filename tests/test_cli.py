@@ -3,6 +3,8 @@ smoke test of the installed command in a subprocess, as a user runs it."""
 
 from __future__ import annotations
 
+import io
+import itertools
 import os
 import subprocess
 import sys
@@ -12,8 +14,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from gptblock import generate, load_gpt2_tokenizer, load_gpt2_weights
+import gptblock
+from gptblock import GPTModel, generate, load_gpt2_tokenizer, load_gpt2_weights
 from gptblock.cli import main
+from gptblock.tokenizer import ENDOFTEXT_ID
 
 PROMPT = "Every effort moves you"
 pytestmark = pytest.mark.usefixtures("tokenizer_dir")
@@ -144,3 +148,205 @@ def test_the_installed_command_runs(checkpoint, tokenizer_dir, capsys):
     result = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert (0, result.stdout, result.stderr) == run(capsys, *args)
+
+
+# ------------------------------------------------------------------ issue 11: reliability (items 2, 5, 14-18)
+CONTINUATION = " ñandú 👍 día"  # ñ, ú, í and 👍 are each split over two byte-level tokens
+
+
+def scripted_model(tokenizer, prompt: str, continuation: str) -> GPTModel:
+    """A GPT-2-vocabulary model whose greedy continuation of ``prompt`` is ``continuation``, then <|endoftext|>.
+
+    Attention and the feed-forward add nothing and positions are zero, so the logits depend on the last
+    token only: token ``t_k`` of the chain embeds as ``u_k = e_2k - e_2k+1`` and the output row of
+    ``t_k+1`` is ``10 u_k``.
+    """
+    chain = [tokenizer.encode(prompt)[-1], *tokenizer.encode(continuation), ENDOFTEXT_ID]
+    assert len(set(chain)) == len(chain) <= 17, "the chain needs distinct tokens"
+    torch.manual_seed(0)
+    model = GPTModel({"vocab_size": 50257, "context_length": 64, "emb_dim": 32, "n_heads": 2, "n_layers": 1,
+                      "drop_rate": 0.0, "qkv_bias": True}).eval()
+    block = model.trf_blocks[0]
+    with torch.no_grad():
+        for tensor in (model.tok_emb.weight, model.pos_emb.weight, model.out_head.weight, block.att.out_proj.weight,
+                       block.att.out_proj.bias, block.ff.layers[2].weight, block.ff.layers[2].bias):
+            tensor.zero_()
+        for k, (token, following) in enumerate(itertools.pairwise(chain)):
+            model.tok_emb.weight[token, 2 * k], model.tok_emb.weight[token, 2 * k + 1] = 1.0, -1.0
+            model.out_head.weight[following] += 10 * model.tok_emb.weight[token]
+    return model
+
+
+class RecordingStdout(io.StringIO):
+    """stdout that records each write, and how many tokens the model had produced by then."""
+
+    def __init__(self, steps: list[int]) -> None:
+        super().__init__()
+        self.steps, self.writes, self.flushes = steps, [], 0
+
+    def write(self, text: str) -> int:
+        self.writes.append((text, len(self.steps), self.flushes))
+        return super().write(text)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_tokens_are_streamed_as_whole_characters(tokenizer_dir, monkeypatch, capsys):
+    import gptblock.cli as cli
+
+    tokenizer = load_gpt2_tokenizer(tokenizer_dir)
+    pieces = [tokenizer.decode_single_token_bytes(t) for t in tokenizer.encode(CONTINUATION)]
+    split = [piece for piece in pieces if _is_not_utf8(piece)]
+    assert len(split) >= 4  # the test's point: characters cut between tokens
+    model = scripted_model(tokenizer, "Hola", CONTINUATION)
+    steps: list[int] = []
+    model.final_norm.register_forward_hook(lambda *_: steps.append(1))
+    monkeypatch.setattr(cli, "load_gpt2_weights", lambda path, progress: model)
+    stdout = RecordingStdout(steps)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    status = main(["generate", "--weights", "scripted", "--prompt", "Hola", "--max-new-tokens", "30"])
+    assert status == 0, capsys.readouterr().err
+    assert stdout.getvalue() == "Hola" + CONTINUATION + "\n"
+    texts = [text for text, _, _ in stdout.writes]
+    assert texts[0] == "Hola" and texts[-1] == "\n"
+    assert "".join(texts[1:-1]) == CONTINUATION and "\ufffd" not in "".join(texts)  # never half a character
+    assert "ñ" in texts and "👍" in texts  # the two halves of a character wait for each other, then go together
+    written_after = [count for _, count, _ in stdout.writes[1:-1]]
+    assert written_after == sorted(written_after) and written_after[0] < written_after[-1]  # as they come
+    flushes = [flushes for _, _, flushes in stdout.writes] + [stdout.flushes]
+    assert all(a < b for a, b in itertools.pairwise(flushes))  # a flush after every write
+
+
+def _is_not_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def test_an_ascii_stdout_gets_escapes_not_a_traceback(checkpoint, monkeypatch, capsys):
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    status = main(["generate", "--weights", str(checkpoint), "--prompt", "¿Qué? 🙂", "--max-new-tokens", "3",
+                   "--no-progress"])
+    assert status == 0, capsys.readouterr().err
+    assert raw.getvalue().startswith(b"\\xbfQu\\xe9? \\U0001f642")
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_pipe_exits_quietly(checkpoint, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    status = main(["generate", "--weights", str(checkpoint), "--prompt", PROMPT, "--max-new-tokens", "3",
+                   "--no-progress"])
+    assert status == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_closed_pipe_in_a_real_pipeline_prints_nothing(checkpoint, tokenizer_dir):
+    """``gptblock generate ... | true``: the reader is gone before the first write. Over 3 s (imports torch)."""
+    script = Path(sys.executable).parent / "gptblock"
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "gptblock"]
+    env = {**os.environ, "GPTBLOCK_TOKENIZER_DIR": str(tokenizer_dir)}
+    reader = subprocess.Popen(["true"], stdin=subprocess.PIPE)
+    reader.wait(timeout=60)
+    writer = subprocess.run([*command, "generate", "--weights", str(checkpoint), "--prompt", PROMPT,
+                             "--max-new-tokens", "3", "--no-progress"], stdout=reader.stdin,
+                            stderr=subprocess.PIPE, text=True, env=env, timeout=300, check=False)
+    reader.stdin.close()
+    assert (writer.returncode, writer.stderr) == (141, "")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--seed", str(2**64)), "argument --seed: must be an integer in [0, 2**64) (0 to 18446744073709551615), "
+                             "got '18446744073709551616'"),
+    (("--seed", "-1"), "argument --seed: must be an integer in [0, 2**64)"),
+    (("--max-new-tokens", "ten"), "argument --max-new-tokens: must be an integer >= 0, got 'ten'"),
+    (("--top-k", "0"), "argument --top-k: must be a positive integer, got '0'"),
+    (("--top-k", "1.5"), "argument --top-k: must be a positive integer, got '1.5'"),
+    (("--temperature", "inf"), "argument --temperature: must be a finite number >= 0, got 'inf'"),
+    (("--temperature", "nan"), "argument --temperature: must be a finite number >= 0, got 'nan'"),
+])
+def test_bad_numbers_are_refused_by_argparse_naming_the_flag(capsys, args, message):
+    status, out, err = run(capsys, "generate", "--weights", "never-read", "--prompt", "Hi", *args)
+    assert status == 2 and out == ""
+    assert message in err
+    assert "invalid" not in err and "_int" not in err and "Traceback" not in err
+
+
+def test_the_largest_seed_is_accepted(checkpoint, capsys):
+    status, out, err = run(capsys, "generate", "--weights", str(checkpoint), "--prompt", "Hi", "--max-new-tokens",
+                           "2", "--temperature", "1", "--seed", str(2**64 - 1), "--no-progress")
+    assert status == 0 and out.startswith("Hi"), err
+
+
+def test_a_tiny_temperature_samples_the_greedy_text(checkpoint, capsys):
+    common = ("generate", "--weights", str(checkpoint), "--prompt", PROMPT, "--max-new-tokens", "5", "--no-progress")
+    greedy = run(capsys, *common)
+    assert greedy[0] == 0
+    assert run(capsys, *common, "--temperature", "1e-45", "--seed", "1") == greedy
+
+
+def test_a_model_with_a_nan_is_an_error_not_a_text(checkpoint, tmp_path, capsys):
+    tensors = load_file(str(checkpoint / "model.safetensors"))
+    tensors["transformer.h.0.attn.c_proj.weight"][0, 0] = float("nan")
+    (tmp_path / "nan").mkdir()
+    save_file(tensors, str(tmp_path / "nan" / "model.safetensors"), metadata={"format": "pt"})
+    (tmp_path / "nan" / "config.json").write_text((checkpoint / "config.json").read_text())
+    assert_one_line_error(*run(capsys, "generate", "--weights", str(tmp_path / "nan"), "--prompt", "Hello",
+                              "--no-progress"),
+                          "tensor 'transformer.h.0.attn.c_proj.weight' holds 1 non-finite value(s)")
+
+
+@pytest.mark.parametrize("phase", ["parse", "load", "tokenizer", "generate", "print"])
+def test_ctrl_c_at_any_moment_exits_130_with_one_line(checkpoint, monkeypatch, capsys, phase):
+    import gptblock.cli as cli
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    target = {"parse": (cli, "build_parser"), "load": (cli, "load_gpt2_weights"),
+              "tokenizer": (cli, "load_gpt2_tokenizer"), "generate": (cli, "generate_stream"),
+              "print": (cli.TextOut, "token_bytes")}[phase]
+    monkeypatch.setattr(*target, interrupt)
+    status, _, err = run(capsys, "generate", "--weights", str(checkpoint), "--prompt", "Hi", "--max-new-tokens", "2")
+    assert status == 130
+    assert err.strip().splitlines()[-1] == "gptblock: interrupted" and "Traceback" not in err
+
+
+def test_ctrl_c_while_torch_is_imported_exits_130_with_one_line(monkeypatch, capsys):
+    """The installed script's entry point catches an interrupt during the import of the package itself."""
+    import gptblock_launcher
+
+    class InterruptedImport:
+        def find_spec(self, name, path=None, target=None):
+            if name == "gptblock.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "gptblock.cli")
+    monkeypatch.setattr(sys, "meta_path", [InterruptedImport(), *sys.meta_path])
+    assert gptblock_launcher.main(["--version"]) == 130
+    assert capsys.readouterr().err == "gptblock: interrupted\n"
+
+
+def test_the_launcher_runs_the_command(capsys):
+    import gptblock_launcher
+
+    with pytest.raises(SystemExit) as exit_:
+        gptblock_launcher.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"gptblock {gptblock.__version__}\n"
+
+
+def test_without_the_variable_the_tokenizer_is_found_beside_the_clone(checkpoint, monkeypatch, capsys):
+    monkeypatch.delenv("GPTBLOCK_TOKENIZER_DIR", raising=False)
+    status, out, err = run(capsys, "generate", "--weights", str(checkpoint), "--prompt", PROMPT, "--max-new-tokens",
+                           "2", "--no-progress")
+    assert status == 0 and out.startswith(PROMPT), err
