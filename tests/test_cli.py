@@ -250,7 +250,11 @@ def test_a_closed_pipe_exits_quietly(checkpoint, monkeypatch, capsys):
 
 
 def test_a_closed_pipe_in_a_real_pipeline_prints_nothing(checkpoint, tokenizer_dir):
-    """``gptblock generate ... | true``: the reader is gone before the first write. Over 3 s (imports torch)."""
+    """``gptblock generate ... | true``: the reader is gone before the first write. Over 3 s (imports torch).
+
+    A second subprocess besides the smoke test: only a real pipe whose reader has exited shows what a
+    user sees; the in-process tests of the closed pipe cover the handling itself.
+    """
     script = Path(sys.executable).parent / "gptblock"
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "gptblock"]
     env = {**os.environ, "GPTBLOCK_TOKENIZER_DIR": str(tokenizer_dir)}

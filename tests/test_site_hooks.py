@@ -138,6 +138,7 @@ def test_links_in_a_notebook_lead_to_the_pages_they_name(monkeypatch: pytest.Mon
 
 
 def test_a_cell_that_raises_fails_the_build(tmp_path: Path, jupyter: dict) -> None:
+    """Over 3 s: it starts a real Jupyter kernel, as the site build does."""
     path = tmp_path / "notebooks" / "broken.py"
     path.parent.mkdir()
     path.write_text("# %% [markdown]\n# # Broken\n\n# %%\n1 / 0\n", encoding="utf-8")

@@ -34,6 +34,7 @@ def read_log(path: Path) -> list[dict]:
 
 
 def test_two_processes_log_the_losses_of_one(tmp_path, monkeypatch):
+    """Over 3 s: torchrun starts two fresh interpreters that each import torch and set up gloo."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     monkeypatch.setenv("GPTBLOCK_TOKENIZER_DIR", str(TOKENIZER_DIR))
