@@ -170,7 +170,7 @@ plt.show()
 
 # %% [markdown]
 # Two styles that training has given two different heads (the tests assert both thresholds). At the
-# top, the head that leaves the most weight on the token itself, more than half of each row: the
+# top, the head that leaves the most weight on the token itself, more than half on average: the
 # diagonal. At the bottom, the most focused head: almost all of its rows put their weight on a single
 # token, the same one for almost all of them, the «o» that ends «modelo». Other heads spread their
 # weight over several tokens. These are patterns of one sentence and of a seven-million-parameter

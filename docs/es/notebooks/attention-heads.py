@@ -170,7 +170,7 @@ plt.show()
 
 # %% [markdown]
 # Dos estilos que el entrenamiento ha dado a dos cabezas distintas (las pruebas afirman los dos
-# umbrales). Arriba, la cabeza que más peso deja en el propio token, más de la mitad de cada fila:
+# umbrales). Arriba, la cabeza que más peso deja en el propio token, más de la mitad de media:
 # la diagonal. Abajo, la cabeza más concentrada: casi todas sus filas ponen el peso en un solo token,
 # el mismo para casi todas, la «o» con la que termina «modelo». Otras cabezas reparten el peso entre
 # varios tokens. Son patrones de una frase y de un modelo de siete millones de parámetros entrenado
