@@ -174,5 +174,5 @@ plt.show()
 # diagonal. At the bottom, the most focused head: almost all of its rows put their weight on a single
 # token, the same one for almost all of them, the «o» that ends «modelo». Other heads spread their
 # weight over several tokens. These are patterns of one sentence and of a seven-million-parameter
-# model trained for a few minutes: the [attention explorer](../attention-explorer.md) lets you look
+# model trained on a CPU: the [attention explorer](../attention-explorer.md) lets you look
 # at every block and every head over several sentences, in Spanish and in English.

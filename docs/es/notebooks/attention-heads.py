@@ -174,5 +174,5 @@ plt.show()
 # la diagonal. Abajo, la cabeza más concentrada: casi todas sus filas ponen el peso en un solo token,
 # el mismo para casi todas, la «o» con la que termina «modelo». Otras cabezas reparten el peso entre
 # varios tokens. Son patrones de una frase y de un modelo de siete millones de parámetros entrenado
-# unos minutos: el [explorador de atención](../attention-explorer.md) deja mirar cada bloque y cada
+# en una CPU: el [explorador de atención](../attention-explorer.md) deja mirar cada bloque y cada
 # cabeza sobre varias frases, en español y en inglés.
