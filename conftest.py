@@ -56,6 +56,13 @@ def tokenizer_dir() -> Path:
     return TOKENIZER_DIR
 
 
+@pytest.fixture
+def tokenizer_env(tokenizer_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``tokenizer_dir``, with ``GPTBLOCK_TOKENIZER_DIR`` pointing at it for the test (and its subprocesses)."""
+    monkeypatch.setenv("GPTBLOCK_TOKENIZER_DIR", str(tokenizer_dir))
+    return tokenizer_dir
+
+
 @pytest.fixture(scope="session")
 def seed_file() -> Path | None:
     """The seed chapter's text, or None on a checkout without ../shared."""

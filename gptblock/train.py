@@ -274,7 +274,9 @@ def save_state(path: Path, model: GPTModel, optimizer: torch.optim.Optimizer, st
         "options": json.dumps(options.run_options()), "config": json.dumps(model.cfg),
         "param_groups": json.dumps(opt["param_groups"]), "corpus_fingerprint": split.fingerprint(),
     }
-    _write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # beside path, then renamed: a Ctrl-C in the middle never leaves half a state file
+    write_atomically([(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))])
 
 
 def read_state(path: Path, *, tensors: bool = True) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
@@ -317,12 +319,6 @@ def save_model(path: Path, model: GPTModel, dtype: str) -> None:
         model = copy.deepcopy(model).to(OUT_DTYPES[dtype])  # the copy keeps the tie
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(model, path)  # written beside path, then renamed into place
-
-
-def _write_atomically(path: Path, write) -> None:
-    """Write beside ``path``, then rename: a Ctrl-C in the middle never leaves half a file (see gptblock.files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically([(path, write)])
 
 
 def machine() -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -17,10 +15,6 @@ from gptblock.dataset import (
     tokenize_split,
 )
 from gptblock.tokenizer import ENDOFTEXT_ID, load_gpt2_tokenizer
-
-TOKENIZER_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "gpt2-tokenizer"
-needs_tokenizer = pytest.mark.skipif(not (TOKENIZER_DIR / "vocab.bpe").is_file(),
-                                     reason=f"the GPT-2 tokenizer files are not in {TOKENIZER_DIR}")
 
 
 def test_find_text_files_reads_folders_sorted_and_files_as_given(tmp_path):
@@ -48,9 +42,8 @@ def test_read_documents_refuses_what_is_not_utf8(tmp_path):
         read_documents([latin])
 
 
-@needs_tokenizer
-def test_each_document_gives_its_head_to_training_and_its_tail_to_validation():
-    tokenizer = load_gpt2_tokenizer(TOKENIZER_DIR)
+def test_each_document_gives_its_head_to_training_and_its_tail_to_validation(tokenizer_dir):
+    tokenizer = load_gpt2_tokenizer(tokenizer_dir)
     first = " ".join(f"word{i}" for i in range(50))
     second = "Una página en español, con su <|endoftext|> escrito como texto."
     split = tokenize_split([first, second], tokenizer, val_fraction=0.2)
@@ -65,9 +58,8 @@ def test_each_document_gives_its_head_to_training_and_its_tail_to_validation():
     assert split.train.dtype == torch.int64
 
 
-@needs_tokenizer
-def test_no_validation_and_bad_fractions():
-    tokenizer = load_gpt2_tokenizer(TOKENIZER_DIR)
+def test_no_validation_and_bad_fractions(tokenizer_dir):
+    tokenizer = load_gpt2_tokenizer(tokenizer_dir)
     split = tokenize_split(["one document"], tokenizer, val_fraction=0.0)
     assert len(split.val) == 0
     assert split.train[-1] == ENDOFTEXT_ID

@@ -24,9 +24,8 @@ from gptblock import load_checkpoint
 from gptblock.cli import main as cli_main
 from gptblock.train import TrainOptions, build_model, build_optimizer, learning_rate, main, read_state
 
-TOKENIZER_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "gpt2-tokenizer"
-pytestmark = pytest.mark.skipif(not (TOKENIZER_DIR / "vocab.bpe").is_file(),
-                                reason=f"the GPT-2 tokenizer files are not in {TOKENIZER_DIR}")
+# Every run here reads the tokenizer; without its files (../shared) the tests skip.
+pytestmark = pytest.mark.usefixtures("tokenizer_env")
 
 TEXT = (
     "Un modelo GPT es una cadena de montaje: los tokens entran por un extremo convertidos en fichas, "
@@ -37,8 +36,7 @@ TINY = ["--emb-dim", "16", "--n-layers", "1", "--n-heads", "2", "--context-lengt
 
 
 @pytest.fixture
-def corpus(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("GPTBLOCK_TOKENIZER_DIR", str(TOKENIZER_DIR))
+def corpus(tmp_path) -> Path:
     folder = tmp_path / "corpus"
     (folder / "es").mkdir(parents=True)
     (folder / "es" / "a.txt").write_text(TEXT, encoding="utf-8")
@@ -263,7 +261,7 @@ def test_unusable_files_exit_1_with_one_line(corpus, tmp_path, capsys):
 
 def test_python_m_gptblock_train_in_a_subprocess(corpus, tmp_path):
     """The one subprocess run: the module entry point, its files, its summary line, and a bad argument."""
-    env = {**os.environ, "GPTBLOCK_TOKENIZER_DIR": str(TOKENIZER_DIR)}
+    env = dict(os.environ)  # GPTBLOCK_TOKENIZER_DIR included (tokenizer_env)
     command = [sys.executable, "-m", "gptblock.train", "--corpus", str(corpus), *TINY]
     done = subprocess.run([*command, "--steps", "2", "--out", str(tmp_path / "m.safetensors")],
                           capture_output=True, text=True, env=env, timeout=300, check=False)

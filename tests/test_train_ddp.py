@@ -18,9 +18,8 @@ import pytest
 from gptblock import load_checkpoint
 from gptblock.train import main
 
-TOKENIZER_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "gpt2-tokenizer"
-pytestmark = pytest.mark.skipif(not (TOKENIZER_DIR / "vocab.bpe").is_file(),
-                                reason=f"the GPT-2 tokenizer files are not in {TOKENIZER_DIR}")
+# Every run here reads the tokenizer; without its files (../shared) the tests skip.
+pytestmark = pytest.mark.usefixtures("tokenizer_env")
 
 TEXT = ("Each process takes its share of the same global batch; DDP averages the gradients. "
         "Cada proceso toma su parte del mismo lote global; DDP promedia los gradientes. ") * 6
@@ -37,7 +36,6 @@ def test_two_processes_log_the_losses_of_one(tmp_path, monkeypatch):
     """Over 3 s: torchrun starts two fresh interpreters that each import torch and set up gloo."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
-    monkeypatch.setenv("GPTBLOCK_TOKENIZER_DIR", str(TOKENIZER_DIR))
     args = ["--corpus", str(corpus), *RUN]
 
     assert main([*args, "--log", str(tmp_path / "one.jsonl")]) == 0

@@ -16,9 +16,6 @@ from gptblock.train import Distributed, TrainOptions, evaluate, machine, train
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING = ROOT / "training"
 MODEL, LOG = TRAINING / "model.safetensors", TRAINING / "train-log.jsonl"
-TOKENIZER_DIR = ROOT.parent / "shared" / "gpt2-tokenizer"
-needs_tokenizer = pytest.mark.skipif(not (TOKENIZER_DIR / "vocab.bpe").is_file(),
-                                     reason=f"the GPT-2 tokenizer files are not in {TOKENIZER_DIR}")
 
 RECORDS = [json.loads(line) for line in LOG.read_text(encoding="utf-8").splitlines()]
 RUN = RECORDS[0]["run"]
@@ -48,12 +45,11 @@ def test_the_committed_model_fits_loads_as_float32_and_is_the_logged_one():
     assert RUN["parameters"] == sum(p.numel() for p in model.parameters())
 
 
-@needs_tokenizer
-def test_the_committed_model_has_the_logged_validation_loss(monkeypatch):
+def test_the_committed_model_has_the_logged_validation_loss(monkeypatch, tokenizer_dir):
     """Re-measured on the committed corpus: the final val_loss of the log, up to float16 storage (3e-5 here)."""
     monkeypatch.chdir(ROOT)
     options = run_options()
-    split = tokenize_split(read_documents(find_text_files(options.corpus)), load_gpt2_tokenizer(TOKENIZER_DIR),
+    split = tokenize_split(read_documents(find_text_files(options.corpus)), load_gpt2_tokenizer(tokenizer_dir),
                            options.val_fraction)
     assert split.fingerprint() == RUN["corpus_fingerprint"]  # the snapshot is the one the model was trained on
     model = load_checkpoint(MODEL).float()
@@ -62,11 +58,10 @@ def test_the_committed_model_has_the_logged_validation_loss(monkeypatch):
     assert val < math.log(50257) - 3
 
 
-@needs_tokenizer
 @pytest.mark.parametrize("prompt", ["La atención", "The attention"])
-def test_the_committed_model_writes_the_corpus_words(prompt):
+def test_the_committed_model_writes_the_corpus_words(prompt, tokenizer_dir):
     """Greedy continuations use only tokens the corpus holds: an untrained model picks among all 50,257."""
-    tokenizer = load_gpt2_tokenizer(TOKENIZER_DIR)
+    tokenizer = load_gpt2_tokenizer(tokenizer_dir)
     model = load_checkpoint(MODEL).float()
     corpus_ids = set(tokenize_split(read_documents(find_text_files([TRAINING / "corpus"])), tokenizer, 0.0)
                      .train.tolist())
@@ -78,8 +73,7 @@ def test_the_committed_model_writes_the_corpus_words(prompt):
     assert tokenizer.decode(new).strip()
 
 
-@needs_tokenizer
-def test_re_running_the_first_steps_reproduces_the_logged_losses(monkeypatch):
+def test_re_running_the_first_steps_reproduces_the_logged_losses(monkeypatch, tokenizer_env):
     """Determinism: the first two steps of the committed run, run again, log the same losses.
 
     Training is deterministic on a given machine: every random draw comes from the seed and the step,
@@ -92,7 +86,6 @@ def test_re_running_the_first_steps_reproduces_the_logged_losses(monkeypatch):
     quiet cores: the price of checking the committed run itself rather than a stand-in.
     """
     monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("GPTBLOCK_TOKENIZER_DIR", str(TOKENIZER_DIR))
     threads = torch.get_num_threads()
     try:
         records = train(run_options(threads=RUN["threads"]), stop_after=2)
