@@ -86,25 +86,33 @@ def expected_diagrams(site: Path, path: str) -> int:
     return len(re.findall(r'<pre class="mermaid"', file.read_text(encoding="utf-8")))
 
 
-async def _visit(context, base: str, path: str, report: PageReport, axe_source: str | None, axe_rules: list[str],
-                 dark_axe_rules: list[str], switch_language: str | None) -> None:
+async def new_site_page(context, base: str, console_errors: list[str], off_site_requests: list[str]):
+    """A new tab that records console errors and uncaught exceptions into ``console_errors``, and aborts
+    every request that leaves the site at ``base``, recording its address in ``off_site_requests``."""
     page = await context.new_page()
     host = urlsplit(base).netloc
-    page.on("console", lambda message: report.console_errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: report.console_errors.append(f"uncaught: {error}"))
-    page.on("requestfailed", lambda request: report.failed_requests.append(f"{request.failure} {request.url}")
-            if urlsplit(request.url).netloc == host else None)
-    page.on("response", lambda response: report.failed_requests.append(f"{response.status} {response.url}")
-            if response.status >= 400 else None)
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
 
     async def only_this_site(route):
         if urlsplit(route.request.url).netloc == host:
             await route.continue_()
         else:
-            report.off_site_requests.append(route.request.url)
+            off_site_requests.append(route.request.url)
             await route.abort()
 
     await page.route("**/*", only_this_site)
+    return page
+
+
+async def _visit(context, base: str, path: str, report: PageReport, axe_source: str | None, axe_rules: list[str],
+                 dark_axe_rules: list[str], switch_language: str | None) -> None:
+    page = await new_site_page(context, base, report.console_errors, report.off_site_requests)
+    host = urlsplit(base).netloc
+    page.on("requestfailed", lambda request: report.failed_requests.append(f"{request.failure} {request.url}")
+            if urlsplit(request.url).netloc == host else None)
+    page.on("response", lambda response: report.failed_requests.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
     try:
         await page.goto(base + path, wait_until="load")
         await page.evaluate("([n, ms]) => __siteChecks.settle(n, ms)", [report.expected_diagrams, SETTLE_TIMEOUT_MS])

@@ -14,10 +14,9 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from site_crawl import CHECKS, PAGE_TIMEOUT_MS, missing_browser_tools
+from site_crawl import CHECKS, PAGE_TIMEOUT_MS, missing_browser_tools, new_site_page
 
 pytestmark = pytest.mark.browser
 
@@ -75,19 +74,7 @@ class ExplorerVisit:
 
 
 async def _open(context, base: str, language: str, visit: ExplorerVisit):
-    page = await context.new_page()
-    host = urlsplit(base).netloc
-    page.on("console", lambda m: visit.console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: visit.console_errors.append(f"uncaught: {error}"))
-
-    async def only_this_site(route):
-        if urlsplit(route.request.url).netloc == host:
-            await route.continue_()
-        else:
-            visit.off_site_requests.append(route.request.url)
-            await route.abort()
-
-    await page.route("**/*", only_this_site)
+    page = await new_site_page(context, base, visit.console_errors, visit.off_site_requests)
     await page.goto(base + PAGES[language], wait_until="load")
     await page.wait_for_selector(f"{ROOT}[data-rendered]")
     return page
