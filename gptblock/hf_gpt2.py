@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 from safetensors.torch import save_file
+from torch.overrides import TorchFunctionMode
 from tqdm import tqdm
 
 from gptblock.checkpoint import CHECKPOINT_FORMAT
@@ -88,9 +89,19 @@ def hf_name_table(n_layers: int) -> list[tuple[str, tuple[str, ...], bool]]:
     return rows + list(_FINAL_ROWS)
 
 
+class _SkipInitialisation(TorchFunctionMode):
+    """Leaves ``torch.nn.init`` functions undone: a meta tensor has no values to fill, and the meta
+    kernel of ``normal_`` imports ``torch._dynamo``, a second of the command line's start-up."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__module__", None) == "torch.nn.init":
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **(kwargs or {}))
+
+
 def _parameter_shapes(cfg: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     """The shape of every gptblock parameter for ``cfg`` with query/key/value biases (built on the meta device)."""
-    with torch.device("meta"):
+    with torch.device("meta"), _SkipInitialisation():
         model = GPTModel({**cfg, "qkv_bias": True})
     return {name: tuple(p.shape) for name, p in model.named_parameters()}
 

@@ -129,17 +129,43 @@ def test_to_json_reads_back_as_the_same_data(fresh: dict[str, dict]) -> None:
     assert json.loads(attention_data.to_json(data)) == data
 
 
-def test_hook_rewrites_nothing_when_the_files_are_current(tokenizer_dir: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def copy_of_the_committed_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokenizer_dir: Path):
+    """A docs folder with the committed data, the hook's stamps kept under tmp_path: (config, data folder)."""
     docs = tmp_path / "docs"
     out = docs / "assets" / "attention"
     out.mkdir(parents=True)
     for name in NAMES:
         (out / attention_data.output_path(name).name).write_bytes(attention_data.output_path(name).read_bytes())
-    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    monkeypatch.setattr(attention_explorer, "STAMP_DIR", tmp_path / "stamps")
     monkeypatch.setenv("GPTBLOCK_TOKENIZER_DIR", str(tokenizer_dir))
-    attention_explorer.on_pre_build(type("Config", (), {"docs_dir": str(docs)})())
+    return type("Config", (), {"docs_dir": str(docs)})(), out
+
+
+def test_hook_rewrites_nothing_when_the_files_are_current(tokenizer_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    config, out = copy_of_the_committed_files(tmp_path, monkeypatch, tokenizer_dir)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    attention_explorer.on_pre_build(config)
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_hook_skips_the_model_until_an_input_or_a_file_changes(tokenizer_dir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    config, out = copy_of_the_committed_files(tmp_path, monkeypatch, tokenizer_dir)
+    computed = []
+    original = attention_data.all_sentence_data
+    monkeypatch.setattr(attention_data, "all_sentence_data", lambda **kw: computed.append(1) or original(**kw))
+    attention_explorer.on_pre_build(config)
+    attention_explorer.on_pre_build(config)
+    assert computed == [1], "the second build ran the model again with nothing changed"
+    edited = out / f"{NAMES[0]}-attention.json"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("0.", "1.", 1), encoding="utf-8")
+    attention_explorer.on_pre_build(config)
+    assert computed == [1, 1], "a file edited by hand was kept"
+    assert edited.read_bytes() == attention_data.output_path(NAMES[0]).read_bytes()
+    monkeypatch.setattr(attention_explorer, "MODEL_FILE", tmp_path / "another-model.safetensors")
+    attention_explorer.on_pre_build(config)  # an input the hash cannot read: computed again, not skipped
+    assert computed == [1, 1, 1]
 
 
 def test_hook_says_so_when_the_tokenizer_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

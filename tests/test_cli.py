@@ -1,5 +1,5 @@
-"""The command line on a tiny random checkpoint written here: in-process through ``main(argv)``, plus one
-smoke test of the installed command in a subprocess, as a user runs it."""
+"""The command line on a tiny random checkpoint written here: in-process through ``main(argv)`` (``python -m
+gptblock`` through runpy), plus one smoke test of the installed command in a subprocess, as a user runs it."""
 
 from __future__ import annotations
 
@@ -136,18 +136,48 @@ def test_the_progress_bar_advances_once_per_generated_token(checkpoint, monkeypa
     assert sum(updates) == 7
 
 
-def test_the_installed_command_runs(checkpoint, tokenizer_dir, capsys):
-    """The one subprocess: the ``gptblock`` script (or ``python -m gptblock``) prints what main() prints.
+def test_python_m_gptblock_prints_what_main_prints(checkpoint, monkeypatch, capsys):
+    """``python -m gptblock ARGS`` (the package's ``__main__``), run in this process."""
+    import runpy
 
-    Over 3 s: a fresh interpreter imports torch before it generates anything.
+    args = ["generate", "--weights", str(checkpoint), "--prompt", PROMPT, "--max-new-tokens", "5", "--no-progress"]
+    expected = run(capsys, *args)
+    monkeypatch.setattr(sys, "argv", ["gptblock", *args])
+    monkeypatch.delitem(sys.modules, "gptblock.__main__", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("gptblock", run_name="__main__")
+    captured = capsys.readouterr()
+    assert (exit_.value.code, captured.out, captured.err) == expected
+    assert expected[0] == 0 and expected[1].startswith(PROMPT)
+
+
+def test_the_installed_script_is_the_launcher():
+    """What ``pip install`` writes as the ``gptblock`` script calls ``gptblock_launcher.main``."""
+    from importlib.metadata import entry_points
+
+    import gptblock_launcher
+
+    (script,) = entry_points(group="console_scripts", name="gptblock")
+    assert script.load() is gptblock_launcher.main
+
+
+def test_the_installed_command_in_a_real_closed_pipe(checkpoint, tokenizer_dir):
+    """The one subprocess: ``gptblock generate ... | true``, the reader gone before the first write.
+
+    The installed script as a user runs it, from a fresh interpreter to its exit: only a real pipe whose
+    reader has exited shows what a user then sees (status 141 and nothing on stderr, not even Python's
+    "Exception ignored" at shutdown); the in-process tests cover the output and the handling itself.
     """
     script = Path(sys.executable).parent / ("gptblock.exe" if os.name == "nt" else "gptblock")
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "gptblock"]
-    args = ["generate", "--weights", str(checkpoint), "--prompt", PROMPT, "--max-new-tokens", "5", "--no-progress"]
     env = {**os.environ, "GPTBLOCK_TOKENIZER_DIR": str(tokenizer_dir)}
-    result = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr
-    assert (0, result.stdout, result.stderr) == run(capsys, *args)
+    reader = subprocess.Popen(["true"], stdin=subprocess.PIPE)
+    reader.wait(timeout=60)
+    writer = subprocess.run([*command, "generate", "--weights", str(checkpoint), "--prompt", PROMPT,
+                             "--max-new-tokens", "3", "--no-progress"], stdout=reader.stdin,
+                            stderr=subprocess.PIPE, text=True, env=env, timeout=300, check=False)
+    reader.stdin.close()
+    assert (writer.returncode, writer.stderr) == (141, "")
 
 
 # ------------------------------------------------------------------ issue 11: reliability (items 2, 5, 14-18)
@@ -247,24 +277,6 @@ def test_a_closed_pipe_exits_quietly(checkpoint, monkeypatch, capsys):
                    "--no-progress"])
     assert status == 141
     assert capsys.readouterr().err == ""
-
-
-def test_a_closed_pipe_in_a_real_pipeline_prints_nothing(checkpoint, tokenizer_dir):
-    """``gptblock generate ... | true``: the reader is gone before the first write. Over 3 s (imports torch).
-
-    A second subprocess besides the smoke test: only a real pipe whose reader has exited shows what a
-    user sees; the in-process tests of the closed pipe cover the handling itself.
-    """
-    script = Path(sys.executable).parent / "gptblock"
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "gptblock"]
-    env = {**os.environ, "GPTBLOCK_TOKENIZER_DIR": str(tokenizer_dir)}
-    reader = subprocess.Popen(["true"], stdin=subprocess.PIPE)
-    reader.wait(timeout=60)
-    writer = subprocess.run([*command, "generate", "--weights", str(checkpoint), "--prompt", PROMPT,
-                             "--max-new-tokens", "3", "--no-progress"], stdout=reader.stdin,
-                            stderr=subprocess.PIPE, text=True, env=env, timeout=300, check=False)
-    reader.stdin.close()
-    assert (writer.returncode, writer.stderr) == (141, "")
 
 
 @pytest.mark.parametrize(("args", "message"), [

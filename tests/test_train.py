@@ -1,8 +1,8 @@
 """``gptblock train``: the schedule, the model it starts from, the loop, its files, resume and bad arguments.
 
-Everything runs in-process through ``main(argv)`` on a tiny model (width 16, one block) and a short text,
-except one subprocess smoke test of ``python -m gptblock.train``. The two-process run is in
-``test_train_ddp.py``, the committed model in ``test_trained_model.py``.
+Everything runs in-process through ``main(argv)`` (``python -m gptblock.train`` through runpy) on a tiny
+model (width 16, one block) and a short text. The subprocesses are in ``test_train_ddp.py``: torchrun runs
+``python -m gptblock.train`` in two real processes. The committed model is in ``test_trained_model.py``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -259,20 +258,25 @@ def test_unusable_files_exit_1_with_one_line(corpus, tmp_path, capsys):
     one_line_error(capsys.readouterr().err, "no such state file")
 
 
-def test_python_m_gptblock_train_in_a_subprocess(corpus, tmp_path):
-    """The one subprocess run: the module entry point, its files, its summary line, and a bad argument."""
-    env = dict(os.environ)  # GPTBLOCK_TOKENIZER_DIR included (tokenizer_env)
-    command = [sys.executable, "-m", "gptblock.train", "--corpus", str(corpus), *TINY]
-    done = subprocess.run([*command, "--steps", "2", "--out", str(tmp_path / "m.safetensors")],
-                          capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].startswith("step 2: loss ")
+def test_python_m_gptblock_train_exits_with_main_s_status(corpus, tmp_path, monkeypatch, capsys):
+    """``python -m gptblock.train``, run in this process through runpy: the module's ``__main__`` guard passes
+    main's status to the interpreter (torchrun's test runs the module the same way, in real processes)."""
+    import runpy
+
+    command = ["--corpus", str(corpus), *TINY]
+    for argv, status in [([*command, "--steps", "2", "--out", str(tmp_path / "m.safetensors")], 0),
+                         ([*command, "--batch-size", "-1"], 2)]:
+        monkeypatch.setattr(sys, "argv", ["gptblock.train", *argv])
+        with warnings.catch_warnings(), pytest.raises(SystemExit) as exit_:
+            # runpy warns that the module is imported already (this test file imports it): expected here.
+            warnings.filterwarnings("ignore", "'gptblock.train' found in sys.modules", RuntimeWarning)
+            runpy.run_module("gptblock.train", run_name="__main__")
+        assert exit_.value.code == status
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].startswith("step 2: loss ")
     assert load_checkpoint(tmp_path / "m.safetensors").cfg["n_layers"] == 1
-    bad = subprocess.run([*command, "--batch-size", "-1"], capture_output=True, text=True, env=env, timeout=300,
-                         check=False)
-    assert bad.returncode == 2
-    assert "Traceback" not in bad.stderr
-    one_line_error(bad.stderr, "argument --batch-size: must be a positive integer, got -1")
+    assert "Traceback" not in err
+    one_line_error(err, "argument --batch-size: must be a positive integer, got -1")
 
 
 class InterruptAt:
