@@ -48,6 +48,20 @@ if TOKENIZER_DIR.is_dir() and not os.environ.get("GPTBLOCK_TOKENIZER_DIR"):
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many worker processes ``-n auto`` (in pyproject.toml's addopts) starts.
+
+    A whole run (``python -m pytest``, with or without ``-m``/``-k``): one per core, at most four (each
+    worker imports torch and collects every test; the tests run one intra-op thread each,
+    tests/conftest.py). A command line that names files or folders runs them in this process: starting
+    workers would cost more than it saves.
+    """
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, 4) if cores > 1 else 0
+
+
 @pytest.fixture(scope="session")
 def tokenizer_dir() -> Path:
     """The folder with GPT-2's vocab.bpe and encoder.json; the test is skipped without it."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 from helpers import TINY_CFG
 
 from gptblock import GPT_CONFIG_124M, GPTModel
@@ -57,25 +58,31 @@ def _newest(paths: list[Path]) -> float:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site built by ``mkdocs build --strict``, once per test session.
+    """The site built by ``mkdocs build --strict``, once per test run.
 
     ``site/`` is used as it is when it was built after the last change to the sources (as ``.ci/run``
-    does before pytest); otherwise the site is built into a temporary folder.
+    does before pytest); otherwise the site is built into a temporary folder. Under pytest-xdist that
+    folder is shared by the workers: the first to ask builds it, the others wait on a lock and reuse it.
     """
     built = ROOT / "site"
     marker = built / "sitemap.xml"
     if marker.is_file() and (built / "en" / "index.html").is_file() and marker.stat().st_mtime >= _newest(SITE_SOURCES):
         return built
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"]
-    result = subprocess.run(
-        [*command, "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # xdist: one base per worker
+    out = shared / "built-site"
+    with FileLock(str(shared / "built-site.lock")):
+        if (out / "sitemap.xml").is_file():
+            return out
+        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+        command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"]
+        result = subprocess.run(
+            [*command, "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
     return out
