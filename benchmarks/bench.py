@@ -41,6 +41,7 @@ import torch  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
 from gptblock import GPT_CONFIG_124M, GPTModel, TransformerBlock, generate, optimize_for_cpu  # noqa: E402
+from gptblock.linear import Linear  # noqa: E402
 from gptblock.optimize import PackedLinear, onednn_linear_works  # noqa: E402
 
 EMB, HEADS, LAYERS, CONTEXT, VOCAB = 768, 12, 12, 1024, 50257
@@ -257,14 +258,17 @@ def block_contenders(batch: int, tokens: int, backward: bool) -> dict[str, Calla
 
 
 def small_linear_contenders(rows: int, d_in: int = EMB, d_out: int = 4 * EMB) -> dict[str, Callable[[], object]]:
-    """One (rows x d_in) . (d_in x d_out) product, the first feed-forward layer, three ways."""
+    """One (rows x d_in) . (d_in x d_out) product, the first feed-forward layer, four ways."""
     linear = torch.nn.Linear(d_in, d_out)
     x = torch.randn(rows, d_in)
     weight, bias = linear.weight.detach(), linear.bias.detach()
     weight_t = weight.t().contiguous()
+    ours = Linear(d_in, d_out)
+    ours.load_state_dict(linear.state_dict())
     calls: dict[str, Callable[[], object]] = {
         "F.linear (MKL)": lambda: F.linear(x, weight, bias),
         "x @ W.T contiguous": lambda: torch.addmm(bias, x, weight_t),
+        "gptblock Linear": lambda: ours(x),
     }
     if onednn_linear_works():
         packed = PackedLinear(linear)

@@ -33,13 +33,15 @@ LABELS = {
            "gptblock no cache": "gptblock sin caché", "gptblock cache": "gptblock con caché",
            "gptblock cache optimized": "gptblock con caché, optimizado", "HF eager cache": "HF eager con caché",
            "HF sdpa cache": "HF sdpa con caché", "F.linear (MKL)": "F.linear (MKL)",
-           "x @ W.T contiguous": "x @ Wᵀ contiguo", "oneDNN packed": "oneDNN empaquetado"},
+           "x @ W.T contiguous": "x @ Wᵀ contiguo", "oneDNN packed": "oneDNN empaquetado",
+           "gptblock Linear": "Linear de gptblock"},
     "en": {"gptblock explicit": "gptblock explicit", "gptblock": "gptblock", "gptblock optimized":
            "gptblock optimized", "HF eager": "HF eager", "HF sdpa": "HF sdpa", "gptblock sdpa": "gptblock sdpa",
            "gptblock no cache": "gptblock no cache", "gptblock cache": "gptblock cache",
            "gptblock cache optimized": "gptblock cache, optimized", "HF eager cache": "HF eager cache",
            "HF sdpa cache": "HF sdpa cache", "F.linear (MKL)": "F.linear (MKL)",
-           "x @ W.T contiguous": "x @ Wᵀ contiguous", "oneDNN packed": "oneDNN packed"},
+           "x @ W.T contiguous": "x @ Wᵀ contiguous", "oneDNN packed": "oneDNN packed",
+           "gptblock Linear": "gptblock Linear"},
 }
 
 # The words of the tables and charts, per language.
@@ -267,12 +269,17 @@ def region_linear(result: dict[str, Any], lang: str) -> str:
         return find(result, LIN, (rows,), contender)["median_s"]
 
     parts = []
+    blocks = t(1, "gptblock Linear") / t(1, "F.linear (MKL)")
+    parts.append(f"Con una fila, el `Linear` de gptblock (en bloques de filas) tarda {ratio(blocks, lang)} lo que "
+                 "`F.linear`; con 8 filas, es `F.linear`." if lang == "es" else
+                 f"With one row, gptblock's `Linear` (in row blocks) takes {ratio(blocks, lang)} the time of "
+                 "`F.linear`; with 8 rows, it is `F.linear`.")
     if any(r["contender"] == "oneDNN packed" for r in result["rows"]):
         eight, one = t(8, "oneDNN packed") / t(8, "F.linear (MKL)"), t(1, "oneDNN packed") / t(1, "F.linear (MKL)")
-        parts.append(f"Con 8 filas, oneDNN con el peso empaquetado tarda {ratio(eight, lang)} lo que `F.linear`; "
-                     f"con una fila, {ratio(one, lang)}." if lang == "es" else
-                     f"With 8 rows, oneDNN with the packed weight takes {ratio(eight, lang)} the time of `F.linear`; "
-                     f"with one row, {ratio(one, lang)}.")
+        parts[-1] += (f" oneDNN con el peso empaquetado tarda {ratio(eight, lang)} lo que `F.linear` con 8 filas, "
+                      f"y {ratio(one, lang)} con una." if lang == "es" else
+                      f" oneDNN with the packed weight takes {ratio(eight, lang)} the time of `F.linear` with 8 rows, "
+                      f"and {ratio(one, lang)} with one.")
     caption = "{rows} × 768 por 768 × 3072:" if lang == "es" else "{rows} × 768 by 768 × 3072:"
     for rows in (1, 8):
         parts += [caption.format(rows=rows), time_table(result, LIN, (rows,), lang)]

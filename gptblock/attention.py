@@ -9,6 +9,7 @@ from torch.nn import functional as F
 from gptblock.checks import check_cache, check_hidden_states, check_positions
 from gptblock.config import check_heads, check_positive_int, check_probability
 from gptblock.kv_cache import LayerKVCache
+from gptblock.linear import Linear
 
 #: The attention paths a module can be built with (see :class:`MultiHeadAttention`).
 ATTN_IMPLS = ("auto", "explicit", "sdpa")
@@ -88,10 +89,10 @@ class MultiHeadAttention(nn.Module):
         self.attn_impl = attn_impl
         self._checks_input = True  # False when a parent module checks the input (see gptblock.checks)
 
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.out_proj = nn.Linear(d_out, d_out)  # mixes the heads' outputs
+        self.W_query = Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = Linear(d_in, d_out, bias=qkv_bias)
+        self.out_proj = Linear(d_out, d_out)  # mixes the heads' outputs
         self.dropout = nn.Dropout(dropout)
         # No causal mask is stored: the explicit path builds the rows it needs at each call (see
         # causal_mask). A stored (context_length, context_length) mask per layer would cost

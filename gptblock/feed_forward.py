@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from gptblock.checks import check_hidden_states
 from gptblock.config import check_config
+from gptblock.linear import Linear
 
 
 class GELU(nn.Module):
@@ -67,9 +68,9 @@ class FeedForward(nn.Module):
         self.emb_dim = cfg["emb_dim"]
         self._checks_input = True  # False when a parent module checks the input (see gptblock.checks)
         self.layers = nn.Sequential(
-            nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]),  # expand
+            Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]),  # expand
             GELU(),
-            nn.Linear(4 * cfg["emb_dim"], cfg["emb_dim"]),  # contract back
+            Linear(4 * cfg["emb_dim"], cfg["emb_dim"]),  # contract back
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

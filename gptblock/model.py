@@ -13,6 +13,7 @@ from gptblock.checks import check_cache, check_positions, check_token_ids, check
 from gptblock.config import check_config
 from gptblock.kv_cache import KVCache
 from gptblock.layer_norm import LayerNorm
+from gptblock.linear import Linear
 
 
 class GPTModel(nn.Module):
@@ -52,7 +53,7 @@ class GPTModel(nn.Module):
         self.trf_blocks = nn.Sequential(
             *[TransformerBlock(cfg, attn_impl=attn_impl) for _ in range(cfg["n_layers"])])
         self.final_norm = LayerNorm(cfg["emb_dim"])
-        self.out_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)
+        self.out_head = Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)
         mark_inner(*self.trf_blocks, self.final_norm)  # forward checks the ids once for all of them
 
     def forward(self, in_idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:

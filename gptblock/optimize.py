@@ -1,11 +1,13 @@
 """One explicit step for fast inference on the CPU: the linear layers' weights packed for oneDNN, in place.
 
-Generating a token multiplies a few rows by every weight matrix of the model. PyTorch's default
-kernel for ``nn.Linear`` on the CPU (MKL) is made for large matrices; oneDNN, given its weights once
-in the blocked layout it computes with, can run products with a few rows faster (the Performance
-page measures by how much on its machine). :func:`optimize_for_cpu` makes that conversion once,
-layer by layer, and drops the plain weight of each layer it converts: no second copy of the model
-is kept.
+Generating tokens for a few sequences at once multiplies a few rows by every weight matrix of the
+model. PyTorch's default kernel for ``nn.Linear`` on the CPU (MKL) is made for large matrices;
+oneDNN, given its weights once in the blocked layout it computes with, can run products with a few
+rows faster (the Performance page measures by how much on its machine). A single row, one sequence
+generated token by token, is another case: :class:`gptblock.linear.Linear` already spreads it over
+the threads, and on the Performance page's machine that is faster than oneDNN's packed product.
+:func:`optimize_for_cpu` makes the conversion once, layer by layer, and drops the plain weight of
+each layer it converts: no second copy of the model is kept.
 
 PyTorch exposes oneDNN's prepacked linear layer only through two private operators
 (``torch.ops.mkldnn._reorder_linear_weight`` and ``torch.ops.mkldnn._linear_pointwise``, those
@@ -21,6 +23,8 @@ from functools import cache
 
 import torch
 from torch import nn
+
+from gptblock.linear import Linear
 
 
 class PackedLinear(nn.Module):
@@ -99,7 +103,7 @@ def optimize_for_cpu(model: nn.Module) -> nn.Module:
     """Pack every float32 ``nn.Linear`` of ``model`` on the CPU for oneDNN, in place, for inference.
 
     Each converted layer becomes a :class:`PackedLinear` computing the same products (within float
-    rounding, 1e-5) with a faster kernel at a few rows: token-by-token generation gains most. The
+    rounding, 1e-5) with a kernel that is faster at a few rows (not always at one: see the module). The
     plain weight of a converted layer is dropped, so memory does not grow, with one exception: an
     output head tied to the token embedding (as GPT-2's) gets its own packed copy, because the
     embedding lookup keeps reading the plain rows.
@@ -134,7 +138,7 @@ def optimize_for_cpu(model: nn.Module) -> nn.Module:
     if not onednn_linear_works():
         return model
     names = [name for name, module in model.named_modules()
-             if name and type(module) is nn.Linear and module.weight.device.type == "cpu"
+             if name and type(module) in (nn.Linear, Linear) and module.weight.device.type == "cpu"
              and module.weight.dtype == torch.float32]
     for name in names:  # by name, holding no layer: each plain weight is freed as soon as it is packed
         parent_name, _, child_name = name.rpartition(".")

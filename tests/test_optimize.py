@@ -15,7 +15,7 @@ needs_onednn = pytest.mark.skipif(not onednn_linear_works(), reason="this PyTorc
 
 
 def linears(model: nn.Module) -> list[str]:
-    return [name for name, m in model.named_modules() if type(m) is nn.Linear]
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
 
 
 @needs_onednn

@@ -1,0 +1,98 @@
+"""gptblock.linear.Linear: nn.Linear's parameters and numbers, with the one-row product split in row blocks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import gptblock.linear as linear_module
+from gptblock import GPTModel
+from gptblock.linear import ROW_BLOCKS, Linear
+
+
+class RowProducts:
+    """Counts the calls of one_row_product while in the ``with`` block."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        original = linear_module.one_row_product
+
+        def counted(*args):
+            self.calls += 1
+            return original(*args)
+
+        monkeypatch.setattr(linear_module, "one_row_product", counted)
+
+
+# out_features: fewer than the blocks, a multiple of them, and one with rows left over (GPT-2's head leaves one).
+@pytest.mark.parametrize("out_features", [5, 3 * ROW_BLOCKS, 50 * ROW_BLOCKS + 3])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(64,), (1, 64), (1, 1, 64)])
+def test_one_row_equals_f_linear(out_features, bias, shape, monkeypatch):
+    torch.manual_seed(0)
+    layer, x = Linear(64, out_features, bias=bias), torch.randn(shape)
+    products = RowProducts(monkeypatch)
+    out = layer(x)
+    assert products.calls == 1, "a single row did not take the row-block product"
+    assert out.shape == (*shape[:-1], out_features)
+    torch.testing.assert_close(out, F.linear(x, layer.weight, layer.bias), rtol=1e-6, atol=1e-6)
+
+
+def test_several_rows_and_other_weights_take_f_linear_itself(monkeypatch):
+    torch.manual_seed(0)
+    layer = Linear(64, 96)
+    products = RowProducts(monkeypatch)
+    for x in (torch.randn(2, 64), torch.randn(1, 3, 64)):
+        assert torch.equal(layer(x), F.linear(x, layer.weight, layer.bias))
+    assert products.calls == 0
+    transposed = Linear(64, 96)
+    with torch.no_grad():  # a weight that is a non-contiguous view cannot be split into views
+        transposed.weight = nn.Parameter(torch.randn(64, 96).t())
+    x = torch.randn(1, 64)
+    assert torch.equal(transposed(x), F.linear(x, transposed.weight, transposed.bias))
+    assert products.calls == 0
+
+
+def test_gradients_equal_those_of_nn_linear():
+    torch.manual_seed(0)
+    ours = Linear(32, 8 * ROW_BLOCKS + 1)
+    plain = nn.Linear(32, 8 * ROW_BLOCKS + 1)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(1, 32, requires_grad=True)
+    x_plain = x.detach().clone().requires_grad_()
+    ours(x).square().sum().backward()
+    plain(x_plain).square().sum().backward()
+    torch.testing.assert_close(x.grad, x_plain.grad)
+    torch.testing.assert_close(ours.weight.grad, plain.weight.grad)
+    torch.testing.assert_close(ours.bias.grad, plain.bias.grad)
+
+
+def test_it_is_nn_linear_with_the_same_initialisation_and_state_dict():
+    torch.manual_seed(3)
+    ours = Linear(16, 24)
+    torch.manual_seed(3)
+    plain = nn.Linear(16, 24)
+    assert isinstance(ours, nn.Linear) and repr(ours) == repr(plain)
+    assert ours.state_dict().keys() == plain.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), plain.state_dict().values(), strict=True))
+
+
+def test_greedy_decoding_of_a_model_is_unchanged_by_the_row_blocks(tiny_cfg_no_dropout, monkeypatch):
+    """The model's logits for one new token, row blocks against F.linear in every layer."""
+    torch.manual_seed(0)
+    model = GPTModel({**tiny_cfg_no_dropout, "vocab_size": 8 * ROW_BLOCKS + 5}).eval()
+    ids = torch.tensor([[3]])
+    with torch.no_grad():
+        blocked = model(ids)
+        monkeypatch.setattr(Linear, "forward", nn.Linear.forward)
+        plain = model(ids)
+    torch.testing.assert_close(blocked, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_one_row_on_the_meta_device_has_the_shape_of_the_output():
+    with torch.device("meta"):
+        layer = Linear(64, 80)
+        out = layer(torch.empty(1, 1, 64))
+    assert out.shape == (1, 1, 80) and out.is_meta
