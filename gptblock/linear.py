@@ -2,12 +2,17 @@
 
 Generating a token multiplies one row by every weight matrix of the model, so each weight is read
 once from memory for very little arithmetic. For such a product PyTorch's CPU kernel (MKL's
-matrix-vector product) runs on one thread, and one thread cannot read memory as fast as two or more
-(on the machine of the Performance page: about 18 against 30 GB/s). :class:`Linear` splits the
-weight's rows into :data:`ROW_BLOCKS` blocks, views (no copy), and multiplies the row by all of them
-in one batched product, which PyTorch spreads over its threads. Each output is the same dot product
-as before, so the result equals ``nn.Linear``'s up to float rounding (the tests compare them); any
-other input (several rows, as in training or a prompt) goes through ``nn.Linear`` unchanged.
+matrix-vector product) reads the weight no faster than one thread reads memory, and one thread
+cannot read it as fast as two or more (on the Performance page's machine: about 18 against 30
+GB/s). :class:`Linear` splits the weight's rows into :data:`ROW_BLOCKS` blocks, views (no copy),
+and multiplies the row by all of them in one batched product, which PyTorch spreads over its
+threads. Each output is the same dot product as before, so the result equals ``nn.Linear``'s up to
+float rounding (the tests compare them); any other input (several rows, as in training or a
+prompt) goes through ``nn.Linear`` unchanged.
+
+``Linear`` is an ``nn.Linear`` (``isinstance`` holds), but code that picks layers by their exact
+class, such as the default mapping of ``torch.ao.quantization.quantize_dynamic``, must be given
+``Linear`` as well.
 """
 
 from __future__ import annotations
