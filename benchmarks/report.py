@@ -234,14 +234,15 @@ def region_block(result: dict[str, Any], lang: str) -> str:
         alt = "Parte del pico de cálculo de cada implementación en las tres formas del bloque"
         text = (f"En (4, 1024), `gptblock` tarda {ratio(vs_hf, lang)} lo que HF sdpa y {ratio(vs_explicit, lang)} "
                 f"lo que el camino explícito, y llega al {percent(share, lang)} del pico. En (2, 4) tarda "
-                f"{ratio(small_default, lang)} lo que HF sdpa, y {ratio(small_opt, lang)} tras `optimize_for_cpu`.")
+                f"{ratio(small_default, lang)} lo que HF sdpa, y {ratio(small_opt, lang)} tras "
+                "`optimize_for_cpu(model, rows=8)`.")
         caption = "Forma {shape}, {gflop} GFLOP por llamada:"
     else:
         alt = "Share of the compute peak of each implementation at the block's three shapes"
         text = (f"At (4, 1024), `gptblock` takes {ratio(vs_hf, lang)} the time of HF sdpa and "
                 f"{ratio(vs_explicit, lang)} that of the explicit path, and reaches {percent(share, lang)} of the "
                 f"peak. At (2, 4) it takes {ratio(small_default, lang)} the time of HF sdpa, and "
-                f"{ratio(small_opt, lang)} after `optimize_for_cpu`.")
+                f"{ratio(small_opt, lang)} after `optimize_for_cpu(model, rows=8)`.")
         caption = "Shape {shape}, {gflop} GFLOP per call:"
     parts = [chart_tag("block", lang, alt), text]
     for shape in ((2, 4), (8, 256), (4, 1024)):
@@ -294,13 +295,13 @@ def region_model(result: dict[str, Any], lang: str) -> str:
     default, optimized = t(big, "gptblock") / t(big, "HF sdpa"), t(big, "gptblock optimized") / t(big, "HF sdpa")
     if lang == "es":
         alt = "Parte del pico de cálculo de GPT-2 124M entero en dos formas"
-        text = (f"En (1, 1024), `gptblock` tarda {ratio(default, lang)} lo que HF sdpa; tras `optimize_for_cpu`, "
-                f"{ratio(optimized, lang)}.")
+        text = (f"En (1, 1024), `gptblock` tarda {ratio(default, lang)} lo que HF sdpa; tras "
+                f"`optimize_for_cpu(model, rows=8)`, {ratio(optimized, lang)}.")
         caption = "Forma {shape}, {gflop} GFLOP por llamada:"
     else:
         alt = "Share of the compute peak of the whole GPT-2 124M at two shapes"
         text = (f"At (1, 1024), `gptblock` takes {ratio(default, lang)} the time of HF sdpa; after "
-                f"`optimize_for_cpu`, {ratio(optimized, lang)}.")
+                f"`optimize_for_cpu(model, rows=8)`, {ratio(optimized, lang)}.")
         caption = "Shape {shape}, {gflop} GFLOP per call:"
     parts = [chart_tag("model", lang, alt), text]
     for shape in ((1, 1024), (8, 128)):
@@ -323,7 +324,8 @@ def region_generation(result: dict[str, Any], lang: str) -> str:
         alt = "Tokens por segundo al generar con GPT-2 124M, y el suelo de lectura de pesos"
         text = (f"Con la caché, `gptblock` genera {num(speed('gptblock cache'), 1, lang)} tokens/s, "
                 f"{ratio(speed('gptblock cache') / hf, lang)} lo que `generate` de transformers (la más rápida de "
-                f"sus dos atenciones); tras `optimize_for_cpu`, {num(speed('gptblock cache optimized'), 1, lang)} "
+                f"sus dos atenciones); tras `optimize_for_cpu(model)`, "
+                f"{num(speed('gptblock cache optimized'), 1, lang)} "
                 f"tokens/s, {ratio(speed('gptblock cache optimized') / hf, lang)}. Sin caché, "
                 f"{num(speed('gptblock no cache'), 1, lang)} tokens/s. El suelo de lectura de pesos (leer {mb} MB "
                 f"por token al ancho de banda medido) está en {num(floor, 1, lang)} tokens/s.")
@@ -332,7 +334,8 @@ def region_generation(result: dict[str, Any], lang: str) -> str:
         alt = "Tokens per second when generating with GPT-2 124M, and the weight-streaming floor"
         text = (f"With the cache, `gptblock` generates {num(speed('gptblock cache'), 1, lang)} tokens/s, "
                 f"{ratio(speed('gptblock cache') / hf, lang)} transformers' `generate` (the faster of its two "
-                f"attentions); after `optimize_for_cpu`, {num(speed('gptblock cache optimized'), 1, lang)} tokens/s, "
+                f"attentions); after `optimize_for_cpu(model)`, "
+                f"{num(speed('gptblock cache optimized'), 1, lang)} tokens/s, "
                 f"{ratio(speed('gptblock cache optimized') / hf, lang)}. Without a cache, "
                 f"{num(speed('gptblock no cache'), 1, lang)} tokens/s. The weight-streaming floor (reading {mb} MB "
                 f"per token at the measured bandwidth) lies at {num(floor, 1, lang)} tokens/s.")
@@ -353,7 +356,7 @@ def region_memory(result: dict[str, Any], lang: str) -> str:
     if lang == "es":
         alt = "Memoria pico de cada implementación en tres casos"
         text = (f"Generar un token con la caché hace crecer el pico {mib(default, lang)} en `gptblock` "
-                f"(ningún peso copiado) y {mib(optimized, lang)} si se cuenta `optimize_for_cpu`. El bloque en "
+                f"(ningún peso copiado) y {mib(optimized, lang)} si se cuenta `optimize_for_cpu(model)`. El bloque en "
                 f"(4, 1024) pide {mib(peak(MEM_BLOCK, 'gptblock'), lang)} frente a "
                 f"{mib(peak(MEM_BLOCK, 'gptblock explicit'), lang)} del camino explícito; un paso de entrenamiento "
                 f"con dropout en (8, 256), {mib(peak(MEM_TRAIN, 'gptblock sdpa'), lang)} con `attn_impl=\"sdpa\"` "
@@ -364,7 +367,7 @@ def region_memory(result: dict[str, Any], lang: str) -> str:
     else:
         alt = "Peak memory of each implementation in three cases"
         text = (f"Generating one token with the cache raises the peak by {mib(default, lang)} in `gptblock` (no "
-                f"weight copied) and by {mib(optimized, lang)} when `optimize_for_cpu` is counted. The block at "
+                f"weight copied) and by {mib(optimized, lang)} when `optimize_for_cpu(model)` is counted. The block at "
                 f"(4, 1024) takes {mib(peak(MEM_BLOCK, 'gptblock'), lang)} against "
                 f"{mib(peak(MEM_BLOCK, 'gptblock explicit'), lang)} for the explicit path; a training step with "
                 f"dropout at (8, 256), {mib(peak(MEM_TRAIN, 'gptblock sdpa'), lang)} with `attn_impl=\"sdpa\"` "

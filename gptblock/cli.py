@@ -16,6 +16,7 @@ from tqdm import tqdm
 from gptblock import __version__
 from gptblock.generation import generate_stream
 from gptblock.hf_gpt2 import load_gpt2_weights
+from gptblock.optimize import optimize_for_cpu
 from gptblock.tokenizer import ENDOFTEXT, ENDOFTEXT_ID, TOKENIZER_DIR_ENV, load_gpt2_tokenizer
 
 PROG = "gptblock"
@@ -116,9 +117,7 @@ class TextOut:
 def run_generate(args: argparse.Namespace, out: TextOut) -> None:
     """Load, encode, generate: print the prompt, then each new token as it is decoded."""
     progress = not args.no_progress
-    # Not optimize_for_cpu: one sequence multiplies one row at a time, which gptblock.linear.Linear already
-    # spreads over the threads; oneDNN's packed weights win at a few rows, not at one (see the Performance page).
-    model = load_gpt2_weights(args.weights, progress=progress)
+    model = optimize_for_cpu(load_gpt2_weights(args.weights, progress=progress))  # inference, one row at a time
     vocab_size, context = model.cfg["vocab_size"], model.cfg["context_length"]
     if vocab_size <= ENDOFTEXT_ID:
         raise ValueError(

@@ -1,4 +1,4 @@
-"""One explicit step for fast inference on the CPU: the linear layers' weights packed for oneDNN, in place.
+"""One explicit step for inference on the CPU: fused layer norms; for a few rows, linear layers packed for oneDNN.
 
 Generating tokens for a few sequences at once multiplies a few rows by every weight matrix of the
 model. PyTorch's default kernel for ``nn.Linear`` on the CPU (MKL) is made for large matrices;
@@ -7,7 +7,8 @@ rows faster (the Performance page measures by how much on its machine). A single
 generated token by token, is another case: :class:`gptblock.linear.Linear` already spreads it over
 the threads, and on the Performance page's machine that is faster than oneDNN's packed product.
 :func:`optimize_for_cpu` makes the conversion once, layer by layer, and drops the plain weight of
-each layer it converts: no second copy of the model is kept.
+each layer it converts: no second copy of the model is kept. It also computes every layer norm with
+PyTorch's fused kernel, which is what one-row generation gains most from.
 
 PyTorch exposes oneDNN's prepacked linear layer only through two private operators
 (``torch.ops.mkldnn._reorder_linear_weight`` and ``torch.ops.mkldnn._linear_pointwise``, those
@@ -23,7 +24,11 @@ from functools import cache
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from gptblock.checks import check_hidden_states
+from gptblock.config import check_positive_int
+from gptblock.layer_norm import LayerNorm
 from gptblock.linear import Linear
 
 
@@ -99,25 +104,41 @@ def onednn_linear_works() -> bool:
     return got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-def optimize_for_cpu(model: nn.Module) -> nn.Module:
-    """Pack every float32 ``nn.Linear`` of ``model`` on the CPU for oneDNN, in place, for inference.
+class FusedLayerNorm(LayerNorm):
+    """:class:`~gptblock.LayerNorm` computed by PyTorch's ``layer_norm`` kernel: the same formula in one
+    pass over the vector instead of about ten operations (equal within float rounding), the same
+    ``scale``, ``shift`` and ``eps``. With one token at a time, those operations cost more than the
+    arithmetic they do."""
 
-    Each converted layer becomes a :class:`PackedLinear` computing the same products (within float
-    rounding, 1e-5) with a kernel that is faster at a few rows (not always at one: see the module). The
-    plain weight of a converted layer is dropped, so memory does not grow, with one exception: an
-    output head tied to the token embedding (as GPT-2's) gets its own packed copy, because the
-    embedding lookup keeps reading the plain rows.
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._checks_input:
+            check_hidden_states(x, self.emb_dim, "LayerNorm", dims=None)
+        return F.layer_norm(x, (self.emb_dim,), self.scale, self.shift, self.eps)
 
-    The converted layers have no gradient, and the model stays on the CPU in float32: optimize last,
-    after loading, moving and converting, and keep an unoptimized model for training. Where
-    PyTorch lacks oneDNN, the model is returned unchanged.
 
-    oneDNN spreads every product, even of one row, over all of PyTorch's threads: on cores busy with
-    other processes its threads wait for each other, and the optimized model can be slower than the
-    plain one. Measure on the machine that will run it (``benchmarks/bench.py``).
+def optimize_for_cpu(model: nn.Module, rows: int = 1) -> nn.Module:
+    """Prepare ``model`` for inference on the CPU, in place, for products of ``rows`` rows.
+
+    Every :class:`~gptblock.LayerNorm` becomes a :class:`FusedLayerNorm` (the same parameters, one
+    kernel). With ``rows`` above 1 (several sequences at once, or short prompts), every float32
+    ``nn.Linear`` on the CPU also becomes a :class:`PackedLinear`, its weight packed for oneDNN in the
+    layout chosen for that many rows and its plain weight dropped, so memory does not grow, with one
+    exception: an output head tied to the token embedding (as GPT-2's) gets its own packed copy,
+    because the embedding lookup keeps reading the plain rows. With ``rows=1`` (one sequence generated
+    token by token, the command line's case) the linear layers stay as they are: their one-row product
+    (:class:`gptblock.linear.Linear`) is faster than oneDNN's on the Performance page's machine.
+
+    Everything computes the same numbers within float rounding (1e-5). Packed layers have no
+    gradient and stay on the CPU in float32: optimize last, after loading, moving and converting, and
+    keep an unoptimized model for training. Where PyTorch lacks oneDNN, nothing is packed.
+
+    oneDNN spreads every product over all of PyTorch's threads: on cores busy with other processes
+    its threads wait for each other, and a packed model can be slower than the plain one. Measure on
+    the machine that will run it (``benchmarks/bench.py``).
 
     Args:
         model: any module (a :class:`~gptblock.GPTModel` typically).
+        rows: how many rows the products will have: ``batch * new positions`` per call.
 
     Returns:
         ``model`` itself, converted.
@@ -135,7 +156,11 @@ def optimize_for_cpu(model: nn.Module) -> nn.Module:
         >>> torch.allclose(model(ids), before, atol=1e-5)
         True
     """
-    if not onednn_linear_works():
+    check_positive_int("rows", rows)
+    for module in model.modules():
+        if type(module) is LayerNorm:
+            module.__class__ = FusedLayerNorm  # the same module and parameters; only forward changes
+    if rows == 1 or not onednn_linear_works():
         return model
     names = [name for name, module in model.named_modules()
              if name and type(module) in (nn.Linear, Linear) and module.weight.device.type == "cpu"
@@ -143,6 +168,5 @@ def optimize_for_cpu(model: nn.Module) -> nn.Module:
     for name in names:  # by name, holding no layer: each plain weight is freed as soon as it is packed
         parent_name, _, child_name = name.rpartition(".")
         parent = model.get_submodule(parent_name)
-        setattr(parent, child_name, PackedLinear(getattr(parent, child_name)))
+        setattr(parent, child_name, PackedLinear(getattr(parent, child_name), rows_hint=rows))
     return model
-

@@ -59,7 +59,7 @@ def test_greedy_generation_prints_the_prompt_and_its_continuation(checkpoint, to
     status, out, err = run(capsys, "generate", "--weights", str(checkpoint), "--prompt", PROMPT,
                            "--max-new-tokens", "8", "--tokenizer-dir", str(tokenizer_dir))
     assert status == 0, err
-    # The same tokens as the library computes (greedy is the default: temperature 0).
+    # The same tokens as the library computes without optimize_for_cpu (greedy is the default: temperature 0).
     tokenizer = load_gpt2_tokenizer(tokenizer_dir)
     ids = generate(load_gpt2_weights(checkpoint), torch.tensor([tokenizer.encode(PROMPT)]), max_new_tokens=8,
                    context_size=64, eos_id=50256)

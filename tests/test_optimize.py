@@ -1,4 +1,5 @@
-"""optimize_for_cpu: the linear layers packed for oneDNN once, in place, computing the same within 1e-5."""
+"""optimize_for_cpu: fused layer norms and, for several rows, linear layers packed for oneDNN, in place, the same
+numbers within 1e-5."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from helpers import tiny_model
 from torch import nn
 
 import gptblock.optimize as optimize_module
-from gptblock import GPT_CONFIG_124M, generate, optimize_for_cpu
-from gptblock.optimize import PackedLinear, onednn_linear_works
+from gptblock import GPT_CONFIG_124M, LayerNorm, generate, optimize_for_cpu
+from gptblock.linear import Linear
+from gptblock.optimize import FusedLayerNorm, PackedLinear, onednn_linear_works
 
 needs_onednn = pytest.mark.skipif(not onednn_linear_works(), reason="this PyTorch has no working oneDNN linear")
 
@@ -24,7 +26,7 @@ def test_every_linear_layer_is_packed_in_place_and_its_plain_weight_dropped():
     names = linears(model)
     state_names = list(model.state_dict())
     plain_parameters = sum(p.numel() for p in model.parameters())
-    assert optimize_for_cpu(model) is model
+    assert optimize_for_cpu(model, rows=8) is model
     assert linears(model) == []
     assert [name for name, m in model.named_modules() if isinstance(m, PackedLinear)] == names
     dropped = sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, PackedLinear))
@@ -33,15 +35,30 @@ def test_every_linear_layer_is_packed_in_place_and_its_plain_weight_dropped():
     assert list(model.state_dict()) == state_names  # saved as the plain model is
 
 
-@needs_onednn
-def test_the_same_numbers_within_1e_5_at_gpt2_width():
-    """GPT-2 124M's widths (a smaller vocabulary), two blocks: the packed model's logits within 1e-5 (relative)."""
+def test_one_row_fuses_the_layer_norms_and_leaves_the_linear_layers_and_the_weights():
+    model = tiny_model()
+    norms = [name for name, m in model.named_modules() if isinstance(m, LayerNorm)]
+    state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    assert optimize_for_cpu(model) is model
+    assert [name for name, m in model.named_modules() if type(m) is FusedLayerNorm] == norms
+    assert all(type(m) is Linear for m in model.modules() if isinstance(m, nn.Linear)) and len(linears(model)) == 13
+    assert model.state_dict().keys() == state.keys()
+    assert all(torch.equal(model.state_dict()[name], tensor) for name, tensor in state.items())
+    with pytest.raises(ValueError, match="rows must be a positive integer"):
+        optimize_for_cpu(model, rows=0)
+
+
+@pytest.mark.parametrize("rows", [1, pytest.param(8, marks=needs_onednn)])
+def test_the_same_numbers_within_1e_5_at_gpt2_width(rows):
+    """GPT-2 124M's widths (a smaller vocabulary), two blocks: the optimized model's logits within 1e-5."""
     model = tiny_model(**{**GPT_CONFIG_124M, "vocab_size": 1000, "n_layers": 2, "drop_rate": 0.0})
     ids = torch.randint(0, 1000, (2, 9), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         before = model(ids)
-        after = optimize_for_cpu(model)(ids)
+        after = optimize_for_cpu(model, rows=rows)(ids)
+        one_row = model(ids[:1, :1])
     torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(one_row, before[:1, :1], rtol=1e-5, atol=1e-5)
 
 
 @needs_onednn
@@ -50,7 +67,9 @@ def test_generation_gives_the_same_tokens_after_optimizing():
     model.out_head.weight = model.tok_emb.weight  # tied, as GPT-2's: the head gets its own packed copy
     prompt = torch.randint(0, 99, (2, 4), generator=torch.Generator().manual_seed(1))
     expected = generate(model, prompt, max_new_tokens=20, context_size=16)
-    optimize_for_cpu(model)
+    optimize_for_cpu(model)  # one row at a time: fused norms only
+    assert torch.equal(generate(model, prompt, max_new_tokens=20, context_size=16), expected)
+    optimize_for_cpu(model, rows=2)  # the batch of two: packed too
     assert isinstance(model.tok_emb, nn.Embedding) and isinstance(model.out_head, PackedLinear)
     assert torch.equal(generate(model, prompt, max_new_tokens=20, context_size=16), expected)
     assert torch.equal(model.out_head.weight, model.tok_emb.weight)  # unpacked: the same matrix
@@ -74,14 +93,14 @@ def test_a_packed_layer_refuses_to_backpropagate_and_the_probe_draws_no_random_n
 
 def test_layers_that_are_not_float32_on_the_cpu_are_left_alone():
     model = tiny_model().double()
-    optimize_for_cpu(model)
+    optimize_for_cpu(model, rows=8)
     assert len(linears(model)) == 2 * 6 + 1
 
 
-def test_without_onednn_the_model_is_returned_unchanged(monkeypatch):
+def test_without_onednn_nothing_is_packed(monkeypatch):
     monkeypatch.setattr(optimize_module, "onednn_linear_works", lambda: False)
     model = tiny_model()
-    assert optimize_for_cpu(model) is model and len(linears(model)) == 2 * 6 + 1
+    assert optimize_for_cpu(model, rows=8) is model and len(linears(model)) == 2 * 6 + 1
 
 
 @needs_onednn
