@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench import PROMPT, ROOT, decode_bytes_per_token
+from benchmarks.bench import OPTIMIZED_ROWS, PROMPT, ROOT, decode_bytes_per_token
 
 PAGES = {"es": ROOT / "docs" / "es" / "performance.md", "en": ROOT / "docs" / "en" / "performance.md"}
 REGION = re.compile(r"(<!-- bench:(?P<name>[\w-]+):start -->\n)(?P<body>.*?)(<!-- bench:(?P=name):end -->)", re.S)
@@ -235,14 +235,14 @@ def region_block(result: dict[str, Any], lang: str) -> str:
         text = (f"En (4, 1024), `gptblock` tarda {ratio(vs_hf, lang)} lo que HF sdpa y {ratio(vs_explicit, lang)} "
                 f"lo que el camino explícito, y llega al {percent(share, lang)} del pico. En (2, 4) tarda "
                 f"{ratio(small_default, lang)} lo que HF sdpa, y {ratio(small_opt, lang)} tras "
-                "`optimize_for_cpu(model, rows=8)`.")
+                f"`optimize_for_cpu(model, rows={OPTIMIZED_ROWS})`.")
         caption = "Forma {shape}, {gflop} GFLOP por llamada:"
     else:
         alt = "Share of the compute peak of each implementation at the block's three shapes"
         text = (f"At (4, 1024), `gptblock` takes {ratio(vs_hf, lang)} the time of HF sdpa and "
                 f"{ratio(vs_explicit, lang)} that of the explicit path, and reaches {percent(share, lang)} of the "
                 f"peak. At (2, 4) it takes {ratio(small_default, lang)} the time of HF sdpa, and "
-                f"{ratio(small_opt, lang)} after `optimize_for_cpu(model, rows=8)`.")
+                f"{ratio(small_opt, lang)} after `optimize_for_cpu(model, rows={OPTIMIZED_ROWS})`.")
         caption = "Shape {shape}, {gflop} GFLOP per call:"
     parts = [chart_tag("block", lang, alt), text]
     for shape in ((2, 4), (8, 256), (4, 1024)):
@@ -296,12 +296,12 @@ def region_model(result: dict[str, Any], lang: str) -> str:
     if lang == "es":
         alt = "Parte del pico de cálculo de GPT-2 124M entero en dos formas"
         text = (f"En (1, 1024), `gptblock` tarda {ratio(default, lang)} lo que HF sdpa; tras "
-                f"`optimize_for_cpu(model, rows=8)`, {ratio(optimized, lang)}.")
+                f"`optimize_for_cpu(model, rows={OPTIMIZED_ROWS})`, {ratio(optimized, lang)}.")
         caption = "Forma {shape}, {gflop} GFLOP por llamada:"
     else:
         alt = "Share of the compute peak of the whole GPT-2 124M at two shapes"
         text = (f"At (1, 1024), `gptblock` takes {ratio(default, lang)} the time of HF sdpa; after "
-                f"`optimize_for_cpu(model, rows=8)`, {ratio(optimized, lang)}.")
+                f"`optimize_for_cpu(model, rows={OPTIMIZED_ROWS})`, {ratio(optimized, lang)}.")
         caption = "Shape {shape}, {gflop} GFLOP per call:"
     parts = [chart_tag("model", lang, alt), text]
     for shape in ((1, 1024), (8, 128)):

@@ -62,10 +62,12 @@ def one_row_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
         return F.linear(x.reshape(1, in_features), weight, bias)
     row = x.reshape(1, 1, in_features).expand(ROW_BLOCKS, 1, in_features)
     blocks = weight[:split].view(ROW_BLOCKS, rows, in_features).transpose(1, 2)  # a view, not a copy
+    if bias is None:
+        first = torch.bmm(row, blocks)
+    else:
+        first = torch.baddbmm(bias[:split].view(ROW_BLOCKS, 1, rows), row, blocks)
+    first = first.view(1, split)  # (ROW_BLOCKS, 1, rows) -> (1, split)
     if split == out_features:
-        if bias is None:
-            return torch.bmm(row, blocks).view(1, out_features)  # (ROW_BLOCKS, 1, rows) -> (1, out_features)
-        return torch.baddbmm(bias.view(ROW_BLOCKS, 1, rows), row, blocks).view(1, out_features)
+        return first
     rest = F.linear(x.reshape(1, in_features), weight[split:], None if bias is None else bias[split:])
-    first = torch.bmm(row, blocks).view(1, split)
-    return torch.cat([first if bias is None else first + bias[:split], rest], dim=1)
+    return torch.cat([first, rest], dim=1)
