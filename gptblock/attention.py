@@ -116,9 +116,7 @@ class MultiHeadAttention(nn.Module):
             check_positions(start, x.shape[1], self.context_length, "MultiHeadAttention", cache)
         b, num_tokens, _ = x.shape
 
-        keys = self.W_key(x)  # (b, T, d_out)
-        queries = self.W_query(x)
-        values = self.W_value(x)
+        queries, keys, values = self.project(x)  # each (b, T, d_out)
 
         # Split the width into heads: (b, T, d_out) -> (b, num_heads, T, head_dim)
         keys = keys.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
@@ -137,6 +135,10 @@ class MultiHeadAttention(nn.Module):
         # Merge the heads back: (b, num_heads, T, head_dim) -> (b, T, d_out)
         context = context.transpose(1, 2).contiguous().view(b, num_tokens, self.d_out)
         return self.out_proj(context)
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The queries, keys and values of ``x``: ``W_query(x)``, ``W_key(x)``, ``W_value(x)``."""
+        return self.W_query(x), self.W_key(x), self.W_value(x)
 
     def uses_fused_path(self) -> bool:
         """True when this call goes through ``scaled_dot_product_attention`` (see ``attn_impl``)."""

@@ -8,7 +8,9 @@ generated token by token, is another case: :class:`gptblock.linear.Linear` alrea
 the threads, and on the Performance page's machine that is faster than oneDNN's packed product.
 :func:`optimize_for_cpu` makes the conversion once, layer by layer, and drops the plain weight of
 each layer it converts: no second copy of the model is kept. It also computes every layer norm with
-PyTorch's fused kernel, which is what one-row generation gains most from.
+PyTorch's fused kernel, which is what one-row generation gains most from, and, for one row, lays
+each attention's query, key and value weights one after another in memory, so that one product
+computes all three (:class:`StackedAttention`).
 
 PyTorch exposes oneDNN's prepacked linear layer only through two private operators
 (``torch.ops.mkldnn._reorder_linear_weight`` and ``torch.ops.mkldnn._linear_pointwise``, those
@@ -26,10 +28,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gptblock.attention import MultiHeadAttention
 from gptblock.checks import check_hidden_states
 from gptblock.config import check_positive_int
 from gptblock.layer_norm import LayerNorm
-from gptblock.linear import Linear
+from gptblock.linear import Linear, linear
 
 
 class PackedLinear(nn.Module):
@@ -116,6 +119,49 @@ class FusedLayerNorm(LayerNorm):
         return F.layer_norm(x, (self.emb_dim,), self.scale, self.shift, self.eps)
 
 
+class StackedAttention(MultiHeadAttention):
+    """:class:`~gptblock.MultiHeadAttention` whose ``W_query``, ``W_key`` and ``W_value`` weights lie one
+    after another in one tensor (as :func:`stack_projections` lays them out): one product computes the
+    queries, keys and values, and the weights are read in one pass. Each layer keeps its own parameter
+    (a view of that tensor), so the ``state_dict`` and the numbers stay those of the plain module. If
+    the weights no longer lie together (a layer's weight replaced, or the model converted with
+    ``.to()``), the three products are computed one by one, as the plain module does."""
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        layers = (self.W_query, self.W_key, self.W_value)
+        weight = consecutive(*(layer.weight for layer in layers))
+        bias = None if self.W_query.bias is None else consecutive(*(layer.bias for layer in layers))
+        if weight is None or (bias is None and self.W_query.bias is not None):
+            return super().project(x)
+        return linear(x, weight, bias).split(self.d_out, dim=-1)  # (b, T, 3 * d_out) -> 3 x (b, T, d_out)
+
+
+def consecutive(*parts: torch.Tensor) -> torch.Tensor | None:
+    """``torch.cat(parts)`` without a copy, as a view, if the contiguous ``parts`` lie one after another in
+    memory; otherwise ``None``."""
+    first = parts[0]
+    storage, size = first.untyped_storage().data_ptr(), first.numel() * first.element_size()
+    for i, part in enumerate(parts):
+        if (part.data_ptr() != first.data_ptr() + i * size or part.untyped_storage().data_ptr() != storage
+                or part.shape != first.shape or part.dtype != first.dtype or not part.is_contiguous()):
+            return None
+    return first.as_strided((len(parts) * first.shape[0], *first.shape[1:]), first.stride())
+
+
+def stack_projections(attention: MultiHeadAttention) -> None:
+    """Move ``attention``'s query, key and value parameters into one tensor each (weights, biases),
+    one after another, and make it a :class:`StackedAttention`. The old tensors are freed: no copy is kept."""
+    layers = (attention.W_query, attention.W_key, attention.W_value)
+    with torch.no_grad():
+        for name in ("weight", "bias"):
+            if getattr(attention.W_query, name) is None:
+                continue
+            stacked = torch.cat([getattr(layer, name) for layer in layers])  # (3 * d_out, ...)
+            for layer, part in zip(layers, stacked.chunk(len(layers)), strict=True):
+                setattr(layer, name, nn.Parameter(part, requires_grad=getattr(layer, name).requires_grad))
+    attention.__class__ = StackedAttention
+
+
 def optimize_for_cpu(model: nn.Module, rows: int = 1) -> nn.Module:
     """Prepare ``model`` for inference on the CPU, in place, for products of ``rows`` rows.
 
@@ -127,6 +173,10 @@ def optimize_for_cpu(model: nn.Module, rows: int = 1) -> nn.Module:
     because the embedding lookup keeps reading the plain rows. With ``rows=1`` (one sequence generated
     token by token, the command line's case) the linear layers stay as they are: their one-row product
     (:class:`gptblock.linear.Linear`) is faster than oneDNN's on the Performance page's machine.
+    Instead, every :class:`~gptblock.MultiHeadAttention` becomes a :class:`StackedAttention`: its
+    ``W_query``, ``W_key`` and ``W_value`` parameters are moved into one tensor (each layer keeps its
+    own parameter, a view of it; the old tensors are freed) and one product computes the three.
+    ``copy.deepcopy`` copies those parameters one by one: optimize the copy, not the original.
 
     Everything computes the same numbers within float rounding (1e-5). Packed layers have no
     gradient and stay on the CPU in float32: optimize last, after loading, moving and converting, and
@@ -161,7 +211,14 @@ def optimize_for_cpu(model: nn.Module, rows: int = 1) -> nn.Module:
         if type(module) is LayerNorm:
             module.__class__ = FusedLayerNorm  # the same module and parameters; only forward changes
     if rows == 1 or not onednn_linear_works():
+        for module in model.modules():
+            if type(module) is MultiHeadAttention and all(type(layer) is Linear for layer in
+                                                         (module.W_query, module.W_key, module.W_value)):
+                stack_projections(module)
         return model
+    for module in model.modules():
+        if type(module) is StackedAttention:  # optimized for one row before: packed layers are read one by one
+            module.__class__ = MultiHeadAttention
     names = [name for name, module in model.named_modules()
              if name and type(module) in (nn.Linear, Linear) and module.weight.device.type == "cpu"
              and module.weight.dtype == torch.float32]

@@ -9,21 +9,21 @@ from torch.nn import functional as F
 
 import gptblock.linear as linear_module
 from gptblock import GPTModel
-from gptblock.linear import ROW_BLOCKS, Linear
+from gptblock.linear import PADDED_OUTPUT_MIN_ROWS, ROW_ALIGNMENT, ROW_BLOCKS, Linear
 
 
-class RowProducts:
-    """Counts the calls of one_row_product while in the ``with`` block."""
+class Calls:
+    """Counts the calls of one of linear.py's products (``one_row_product`` unless named)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str = "one_row_product") -> None:
         self.calls = 0
-        original = linear_module.one_row_product
+        original = getattr(linear_module, name)
 
         def counted(*args):
             self.calls += 1
             return original(*args)
 
-        monkeypatch.setattr(linear_module, "one_row_product", counted)
+        monkeypatch.setattr(linear_module, name, counted)
 
 
 # out_features: fewer than the blocks, a multiple of them, and one with rows left over (GPT-2's head leaves one).
@@ -33,7 +33,7 @@ class RowProducts:
 def test_one_row_equals_f_linear(out_features, bias, shape, monkeypatch):
     torch.manual_seed(0)
     layer, x = Linear(64, out_features, bias=bias), torch.randn(shape)
-    products = RowProducts(monkeypatch)
+    products = Calls(monkeypatch)
     out = layer(x)
     assert products.calls == 1, "a single row did not take the row-block product"
     assert out.shape == (*shape[:-1], out_features)
@@ -43,7 +43,7 @@ def test_one_row_equals_f_linear(out_features, bias, shape, monkeypatch):
 def test_several_rows_and_other_weights_take_f_linear_itself(monkeypatch):
     torch.manual_seed(0)
     layer = Linear(64, 96)
-    products = RowProducts(monkeypatch)
+    products = Calls(monkeypatch)
     for x in (torch.randn(2, 64), torch.randn(1, 3, 64)):
         assert torch.equal(layer(x), F.linear(x, layer.weight, layer.bias))
     assert products.calls == 0
@@ -96,3 +96,33 @@ def test_one_row_on_the_meta_device_has_the_shape_of_the_output():
         layer = Linear(64, 80)
         out = layer(torch.empty(1, 1, 64))
     assert out.shape == (1, 1, 80) and out.is_meta
+
+
+# Many rows into a width that is not a multiple of ROW_ALIGNMENT (as GPT-2's head): padded output rows.
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(PADDED_OUTPUT_MIN_ROWS, 48), (2, PADDED_OUTPUT_MIN_ROWS // 2 + 3, 48)])
+def test_many_rows_into_an_unaligned_width_equal_f_linear_and_come_back_contiguous(bias, shape, monkeypatch):
+    torch.manual_seed(0)
+    layer, x = Linear(48, 2 * ROW_ALIGNMENT + 5, bias=bias), torch.randn(shape)
+    padded = Calls(monkeypatch, "padded_output_product")
+    with torch.no_grad():
+        out = layer(x)
+    assert padded.calls == 1
+    assert out.shape == (*shape[:-1], layer.out_features) and out.is_contiguous()
+    torch.testing.assert_close(out, F.linear(x, layer.weight, layer.bias), rtol=1e-6, atol=1e-6)
+
+
+def test_padded_output_rows_only_without_gradients_many_rows_and_an_unaligned_width(monkeypatch):
+    torch.manual_seed(0)
+    padded = Calls(monkeypatch, "padded_output_product")
+    unaligned, aligned = Linear(48, ROW_ALIGNMENT + 1), Linear(48, 2 * ROW_ALIGNMENT)
+    many, few = torch.randn(PADDED_OUTPUT_MIN_ROWS, 48), torch.randn(PADDED_OUTPUT_MIN_ROWS - 1, 48)
+    out = unaligned(many)  # the weight needs a gradient: F.linear, which records one
+    assert out.grad_fn is not None
+    with torch.no_grad():
+        assert torch.equal(unaligned(few), F.linear(few, unaligned.weight, unaligned.bias))
+        assert torch.equal(aligned(many), F.linear(many, aligned.weight, aligned.bias))
+    assert padded.calls == 0
+    with torch.no_grad():
+        unaligned(many)
+    assert padded.calls == 1

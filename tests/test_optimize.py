@@ -9,9 +9,9 @@ from helpers import tiny_model
 from torch import nn
 
 import gptblock.optimize as optimize_module
-from gptblock import GPT_CONFIG_124M, LayerNorm, generate, optimize_for_cpu
+from gptblock import GPT_CONFIG_124M, LayerNorm, MultiHeadAttention, generate, optimize_for_cpu
 from gptblock.linear import Linear
-from gptblock.optimize import FusedLayerNorm, PackedLinear, onednn_linear_works
+from gptblock.optimize import FusedLayerNorm, PackedLinear, StackedAttention, consecutive, onednn_linear_works
 
 needs_onednn = pytest.mark.skipif(not onednn_linear_works(), reason="this PyTorch has no working oneDNN linear")
 
@@ -35,6 +35,16 @@ def test_every_linear_layer_is_packed_in_place_and_its_plain_weight_dropped():
     assert list(model.state_dict()) == state_names  # saved as the plain model is
 
 
+def projections(attention: nn.Module) -> list[nn.Linear]:
+    return [attention.W_query, attention.W_key, attention.W_value]
+
+
+def storage_bytes(model: nn.Module) -> int:
+    """The bytes of every distinct storage behind the model's parameters."""
+    storages = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() for p in model.parameters()}
+    return sum(storages.values())
+
+
 def test_one_row_fuses_the_layer_norms_and_leaves_the_linear_layers_and_the_weights():
     model = tiny_model()
     norms = [name for name, m in model.named_modules() if isinstance(m, LayerNorm)]
@@ -42,6 +52,7 @@ def test_one_row_fuses_the_layer_norms_and_leaves_the_linear_layers_and_the_weig
     assert optimize_for_cpu(model) is model
     assert [name for name, m in model.named_modules() if type(m) is FusedLayerNorm] == norms
     assert all(type(m) is Linear for m in model.modules() if isinstance(m, nn.Linear)) and len(linears(model)) == 13
+    assert [type(block.att) for block in model.trf_blocks] == [StackedAttention] * 2
     assert model.state_dict().keys() == state.keys()
     assert all(torch.equal(model.state_dict()[name], tensor) for name, tensor in state.items())
     with pytest.raises(ValueError, match="rows must be a positive integer"):
@@ -61,6 +72,52 @@ def test_the_same_numbers_within_1e_5_at_gpt2_width(rows):
     torch.testing.assert_close(one_row, before[:1, :1], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("qkv_bias", [False, True])
+def test_one_row_stacks_query_key_and_value_weights_in_one_tensor_without_a_copy(qkv_bias):
+    model = tiny_model(qkv_bias=qkv_bias)
+    plain_bytes = storage_bytes(model)
+    optimize_for_cpu(model)
+    assert storage_bytes(model) == plain_bytes  # moved, not copied
+    for block in model.trf_blocks:
+        layers = projections(block.att)
+        names = ["weight", "bias"] if qkv_bias else ["weight"]
+        for name in names:
+            parts = [getattr(layer, name) for layer in layers]
+            assert all(isinstance(part, nn.Parameter) for part in parts)
+            stacked = consecutive(*parts)
+            assert stacked is not None and stacked.shape == (3 * parts[0].shape[0], *parts[0].shape[1:])
+            assert torch.equal(stacked, torch.cat(parts))
+
+
+def test_stacked_attention_makes_one_product_and_falls_back_when_the_weights_move(monkeypatch):
+    """One product for the three projections; after .to(), which moves each weight on its own, three."""
+    model = tiny_model(drop_rate=0.0, qkv_bias=True)
+    ids = torch.randint(0, 99, (2, 5), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model(ids)
+        optimize_for_cpu(model)
+        products = []
+        original = optimize_module.linear
+        monkeypatch.setattr(optimize_module, "linear", lambda *args: products.append(args[1].shape) or original(*args))
+        torch.testing.assert_close(model(ids), expected, rtol=1e-5, atol=1e-6)
+        assert products == [(3 * 32, 32)] * 2  # one (3 * d_out, d_in) product per layer
+        model.double()
+        assert consecutive(*(layer.weight for layer in projections(model.trf_blocks[0].att))) is None
+        torch.testing.assert_close(model(ids).float(), expected, rtol=1e-5, atol=1e-6)
+        assert len(products) == 2  # the three layers' own products, not the stacked one
+
+
+def test_consecutive_refuses_tensors_that_do_not_lie_together():
+    whole = torch.arange(12.0)
+    a, b, c = whole[:4], whole[4:8], whole[8:]
+    assert torch.equal(consecutive(a, b, c), whole)
+    assert consecutive(a, c, b) is None  # out of order
+    assert consecutive(a, whole[4:7], whole[7:10]) is None  # other shapes
+    assert consecutive(torch.arange(4.0), torch.arange(4.0)) is None  # separate storages
+    grid = torch.arange(12.0).view(3, 4)
+    assert consecutive(grid[:, :2], grid[:, 2:]) is None  # not contiguous
+
+
 @needs_onednn
 def test_generation_gives_the_same_tokens_after_optimizing():
     model = tiny_model(drop_rate=0.0)
@@ -71,6 +128,7 @@ def test_generation_gives_the_same_tokens_after_optimizing():
     assert torch.equal(generate(model, prompt, max_new_tokens=20, context_size=16), expected)
     optimize_for_cpu(model, rows=2)  # the batch of two: packed too
     assert isinstance(model.tok_emb, nn.Embedding) and isinstance(model.out_head, PackedLinear)
+    assert all(type(block.att) is MultiHeadAttention for block in model.trf_blocks)  # packed: read one by one
     assert torch.equal(generate(model, prompt, max_new_tokens=20, context_size=16), expected)
     assert torch.equal(model.out_head.weight, model.tok_emb.weight)  # unpacked: the same matrix
 
