@@ -50,8 +50,10 @@ DEFAULT_RESULT = RESULTS / "cpu-2core.json"
 CFG = {**GPT_CONFIG_124M, "drop_rate": 0.0}
 PROMPT, NEW_TOKENS = 16, 128  # greedy decoding: a 16-token prompt and 128 new tokens
 # The forward rows' optimized model: optimize_for_cpu(model, rows=8), linear layers packed for oneDNN. Generation
-# (one row at a time) uses optimize_for_cpu(model), as the command line does: fused layer norms only.
+# (one row at a time) uses optimize_for_cpu(model), as the command line does: fused layer norms, query, key and
+# value in one product.
 OPTIMIZED_ROWS = 8
+HEAD_ROWS = 1024  # the output head alone, at the rows of the (1, 1024) forward
 
 # --------------------------------------------------------------------------------------------------
 # Work counted per workload (multiply-adds count 2 FLOP; causal attention counts the half it computes)
@@ -260,17 +262,18 @@ def block_contenders(batch: int, tokens: int, backward: bool) -> dict[str, Calla
     return calls
 
 
-def small_linear_contenders(rows: int, d_in: int = EMB, d_out: int = 4 * EMB) -> dict[str, Callable[[], object]]:
-    """One (rows x d_in) . (d_in x d_out) product, the first feed-forward layer, four ways."""
-    linear = torch.nn.Linear(d_in, d_out)
+def linear_contenders(rows: int, d_in: int = EMB, d_out: int = 4 * EMB,
+                      bias: bool = True) -> dict[str, Callable[[], object]]:
+    """One (rows x d_in) . (d_in x d_out) product (the first feed-forward layer by default), four ways."""
+    linear = torch.nn.Linear(d_in, d_out, bias=bias)
     x = torch.randn(rows, d_in)
-    weight, bias = linear.weight.detach(), linear.bias.detach()
+    weight, b = linear.weight.detach(), None if linear.bias is None else linear.bias.detach()
     weight_t = weight.t().contiguous()
-    ours = Linear(d_in, d_out)
+    ours = Linear(d_in, d_out, bias=bias)
     ours.load_state_dict(linear.state_dict())
     calls: dict[str, Callable[[], object]] = {
-        "F.linear (MKL)": lambda: F.linear(x, weight, bias),
-        "x @ W.T contiguous": lambda: torch.addmm(bias, x, weight_t),
+        "F.linear (MKL)": lambda: F.linear(x, weight, b),
+        "x @ W.T contiguous": lambda: x @ weight_t if b is None else torch.addmm(b, x, weight_t),
         "gptblock Linear": lambda: ours(x),
     }
     if onednn_linear_works():
@@ -443,8 +446,11 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
     add("block forward+backward", (8, 256), interleaved(block_contenders(8, 256, backward=True), repeats),
         3 * block_forward_flop(8, 256))
     for n_rows in (1, 8):
-        add("linear 768->3072", (n_rows, EMB, 4 * EMB), interleaved(small_linear_contenders(n_rows), repeats),
+        add("linear 768->3072", (n_rows, EMB, 4 * EMB), interleaved(linear_contenders(n_rows), repeats),
             2.0 * n_rows * EMB * 4 * EMB)
+    add("output head 768->50257", (HEAD_ROWS, EMB, VOCAB),
+        interleaved(linear_contenders(HEAD_ROWS, EMB, VOCAB, bias=False), repeats, warmup=1),
+        2.0 * HEAD_ROWS * EMB * VOCAB)
 
     torch.manual_seed(0)
     models = {**gptblock_models(), "HF eager": hf_model("eager"), "HF sdpa": hf_model("sdpa")}

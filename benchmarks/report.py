@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench import OPTIMIZED_ROWS, PROMPT, ROOT, decode_bytes_per_token
+from benchmarks.bench import HEAD_ROWS, OPTIMIZED_ROWS, PROMPT, ROOT, decode_bytes_per_token
 
 PAGES = {"es": ROOT / "docs" / "es" / "performance.md", "en": ROOT / "docs" / "en" / "performance.md"}
 REGION = re.compile(r"(<!-- bench:(?P<name>[\w-]+):start -->\n)(?P<body>.*?)(<!-- bench:(?P=name):end -->)", re.S)
 
-BF, FB, LIN = "block forward", "block forward+backward", "linear 768->3072"
+BF, FB, LIN, HEAD = "block forward", "block forward+backward", "linear 768->3072", "output head 768->50257"
 FWD, GEN = "GPT-2 124M forward", "GPT-2 124M greedy generation"
 MEM_BLOCK, MEM_TRAIN, MEM_GEN = "block forward memory", "block training memory", "generation memory"
 
@@ -284,6 +284,15 @@ def region_linear(result: dict[str, Any], lang: str) -> str:
     caption = "{rows} × 768 por 768 × 3072:" if lang == "es" else "{rows} × 768 by 768 × 3072:"
     for rows in (1, 8):
         parts += [caption.format(rows=rows), time_table(result, LIN, (rows,), lang)]
+    head = find(result, HEAD, (HEAD_ROWS,), "gptblock Linear")["median_s"] / find(
+        result, HEAD, (HEAD_ROWS,), "F.linear (MKL)")["median_s"]
+    rows_text = num(HEAD_ROWS, 0, lang)
+    parts.append(f"La cabeza de salida, con {rows_text} filas hacia 50.257 logits: el `Linear` de gptblock (por "
+                 f"bloques de columnas) tarda {ratio(head, lang)} lo que `F.linear`. {rows_text} × 768 por 768 × "
+                 "50.257:" if lang == "es" else
+                 f"The output head, with {rows_text} rows into 50,257 logits: gptblock's `Linear` (in column "
+                 f"blocks) takes {ratio(head, lang)} the time of `F.linear`. {rows_text} × 768 by 768 × 50,257:")
+    parts.append(time_table(result, HEAD, (HEAD_ROWS,), lang))
     return "\n\n".join(parts)
 
 

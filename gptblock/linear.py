@@ -9,13 +9,14 @@ and multiplies the row by all of them in one batched product, which PyTorch spre
 threads. Each output is the same dot product as before, so the result equals ``nn.Linear``'s up to
 float rounding (the tests compare them).
 
-Many rows with an output width that is not a multiple of 64 floats (GPT-2's head: 50,257 logits per
-position) are the other special case. Each row of the result then starts at an address that is not
-aligned for MKL's stores, and the product runs markedly slower (on the Performance page's machine,
-GPT-2's head at 1,024 rows: about 700 ms against 550 ms into rows padded to 50,304). Without
-gradients, :class:`Linear` multiplies into such padded rows and copies the result into a plain,
-contiguous tensor, copy included still faster. Any other input (a few rows, anything that needs
-gradients, as in training) goes through ``nn.Linear`` unchanged.
+Many rows into an output width that is not a multiple of 64 floats (GPT-2's head: 50,257 logits
+per position) are the other special case. Each row of the result then starts at an address that is
+not aligned for MKL's stores, and the product runs markedly slower than into rows of an aligned
+width. Without gradients, :class:`Linear` computes such a product :data:`COLUMN_BLOCK` columns at a
+time, each block into an aligned buffer that is then copied into its columns of the result (a plain,
+contiguous tensor): copies included, faster (the Performance page measures GPT-2's head). Any other
+input (a few rows, anything that needs gradients, as in training) goes through ``nn.Linear``
+unchanged.
 
 ``Linear`` is an ``nn.Linear`` (``isinstance`` holds), but code that picks layers by their exact
 class, such as the default mapping of ``torch.ao.quantization.quantize_dynamic``, must be given
@@ -30,10 +31,12 @@ from torch.nn import functional as F
 
 #: Blocks of weight rows for a one-row product: enough for up to this many threads to share it.
 ROW_BLOCKS = 8
-#: Output rows are padded to a multiple of this many values (256 bytes in float32) when padding pays.
+#: An output width that is a multiple of this many values (256 bytes in float32) keeps every row aligned.
 ROW_ALIGNMENT = 64
-#: From this many rows on, padding the output rows pays for the copy (measured with GPT-2's head).
-PADDED_OUTPUT_MIN_ROWS = 64
+#: Output columns computed at a time into an aligned buffer when the width is not such a multiple.
+COLUMN_BLOCK = 4096
+#: From this many rows on, the column blocks pay for their copies (measured with GPT-2's head).
+COLUMN_BLOCK_MIN_ROWS = 64
 
 
 class Linear(nn.Linear):
@@ -63,9 +66,10 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     out_features, in_features = weight.shape
     if x.numel() == in_features and x.is_cpu and weight.is_contiguous():
         return one_row_product(x, weight, bias).view(*x.shape[:-1], out_features)
-    if (out_features % ROW_ALIGNMENT and x.is_cpu and x.numel() >= PADDED_OUTPUT_MIN_ROWS * in_features
+    if (out_features % ROW_ALIGNMENT and out_features > COLUMN_BLOCK and x.is_cpu
+            and x.numel() >= COLUMN_BLOCK_MIN_ROWS * in_features
             and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
-        return padded_output_product(x, weight, bias)
+        return column_block_product(x, weight, bias)
     return F.linear(x, weight, bias)
 
 
@@ -94,17 +98,25 @@ def one_row_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     return torch.cat([first, rest], dim=1)
 
 
-def padded_output_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``F.linear(x, weight, bias)`` computed into rows padded to :data:`ROW_ALIGNMENT` values, returned contiguous.
+def column_block_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` for many rows, :data:`COLUMN_BLOCK` output columns at a time.
 
-    No gradient flows through it (``torch.mm`` with ``out=``): :class:`Linear` calls it only when none is needed.
+    Each block is computed into an aligned buffer (rows of ``COLUMN_BLOCK`` values) and copied into
+    its columns of the result, a plain contiguous tensor; the last, narrower block is written in place.
+    No gradient flows through it (``torch.mm`` with ``out=``): :class:`Linear` calls it only when none
+    is needed.
     """
     out_features, in_features = weight.shape
     rows = x.reshape(-1, in_features)  # (n, in_features)
-    padded = torch.empty(rows.shape[0], -(-out_features // ROW_ALIGNMENT) * ROW_ALIGNMENT, dtype=x.dtype)
-    out = padded[:, :out_features]  # (n, out_features), each row 256-byte aligned
-    if bias is None:
-        torch.mm(rows, weight.t(), out=out)
-    else:
-        torch.addmm(bias, rows, weight.t(), out=out)
-    return out.contiguous().view(*x.shape[:-1], out_features)
+    out = torch.empty(rows.shape[0], out_features, dtype=x.dtype)  # (n, out_features)
+    block = torch.empty(rows.shape[0], COLUMN_BLOCK, dtype=x.dtype)  # (n, COLUMN_BLOCK), rows aligned
+    for start in range(0, out_features, COLUMN_BLOCK):
+        end = min(start + COLUMN_BLOCK, out_features)
+        target = block if end - start == COLUMN_BLOCK else out[:, start:end]
+        if bias is None:
+            torch.mm(rows, weight[start:end].t(), out=target)
+        else:
+            torch.addmm(bias[start:end], rows, weight[start:end].t(), out=target)
+        if target is block:
+            out[:, start:end] = block
+    return out.view(*x.shape[:-1], out_features)

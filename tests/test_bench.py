@@ -23,6 +23,7 @@ TIMED = {  # workload: (shapes, contenders)
     report.FB: ([(8, 256)], ["gptblock explicit", "gptblock", "HF eager", "HF sdpa"]),
     report.LIN: ([(1, 768, 3072), (8, 768, 3072)], ["F.linear (MKL)", "x @ W.T contiguous", "gptblock Linear",
                                                    "oneDNN packed"]),
+    report.HEAD: ([(1024, 768, 50257)], ["F.linear (MKL)", "x @ W.T contiguous", "gptblock Linear", "oneDNN packed"]),
     report.FWD: ([(1, 1024), (8, 128)], ["gptblock explicit", "gptblock", "gptblock optimized", "HF eager", "HF sdpa"]),
 }
 
@@ -176,6 +177,6 @@ def test_the_pages_show_their_charts():
 def test_every_contender_runs_once():
     pytest.importorskip("transformers")
     for calls in (bench.block_contenders(1, 4, backward=False), bench.block_contenders(1, 4, backward=True),
-                  bench.small_linear_contenders(2)):
+                  bench.linear_contenders(2), bench.linear_contenders(3, 8, 70, bias=False)):
         for call in calls.values():
             call()

@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 import gptblock.linear as linear_module
 from gptblock import GPTModel
-from gptblock.linear import PADDED_OUTPUT_MIN_ROWS, ROW_ALIGNMENT, ROW_BLOCKS, Linear
+from gptblock.linear import COLUMN_BLOCK, COLUMN_BLOCK_MIN_ROWS, ROW_ALIGNMENT, ROW_BLOCKS, Linear
 
 
 class Calls:
@@ -98,31 +98,33 @@ def test_one_row_on_the_meta_device_has_the_shape_of_the_output():
     assert out.shape == (1, 1, 80) and out.is_meta
 
 
-# Many rows into a width that is not a multiple of ROW_ALIGNMENT (as GPT-2's head): padded output rows.
+# Many rows into a width that is not a multiple of ROW_ALIGNMENT (as GPT-2's head): column blocks.
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("shape", [(PADDED_OUTPUT_MIN_ROWS, 48), (2, PADDED_OUTPUT_MIN_ROWS // 2 + 3, 48)])
+@pytest.mark.parametrize("shape", [(COLUMN_BLOCK_MIN_ROWS, 16), (2, COLUMN_BLOCK_MIN_ROWS // 2 + 3, 16)])
 def test_many_rows_into_an_unaligned_width_equal_f_linear_and_come_back_contiguous(bias, shape, monkeypatch):
     torch.manual_seed(0)
-    layer, x = Linear(48, 2 * ROW_ALIGNMENT + 5, bias=bias), torch.randn(shape)
-    padded = Calls(monkeypatch, "padded_output_product")
+    layer, x = Linear(16, 2 * COLUMN_BLOCK + 5, bias=bias), torch.randn(shape)  # two whole blocks and 5 columns
+    blocks = Calls(monkeypatch, "column_block_product")
     with torch.no_grad():
         out = layer(x)
-    assert padded.calls == 1
+    assert blocks.calls == 1
     assert out.shape == (*shape[:-1], layer.out_features) and out.is_contiguous()
     torch.testing.assert_close(out, F.linear(x, layer.weight, layer.bias), rtol=1e-6, atol=1e-6)
 
 
-def test_padded_output_rows_only_without_gradients_many_rows_and_an_unaligned_width(monkeypatch):
+def test_column_blocks_only_without_gradients_many_rows_and_a_wide_unaligned_width(monkeypatch):
     torch.manual_seed(0)
-    padded = Calls(monkeypatch, "padded_output_product")
-    unaligned, aligned = Linear(48, ROW_ALIGNMENT + 1), Linear(48, 2 * ROW_ALIGNMENT)
-    many, few = torch.randn(PADDED_OUTPUT_MIN_ROWS, 48), torch.randn(PADDED_OUTPUT_MIN_ROWS - 1, 48)
+    blocks = Calls(monkeypatch, "column_block_product")
+    unaligned = Linear(16, COLUMN_BLOCK + 1)
+    aligned, narrow = Linear(16, COLUMN_BLOCK + ROW_ALIGNMENT), Linear(16, COLUMN_BLOCK - 1)
+    many, few = torch.randn(COLUMN_BLOCK_MIN_ROWS, 16), torch.randn(COLUMN_BLOCK_MIN_ROWS - 1, 16)
     out = unaligned(many)  # the weight needs a gradient: F.linear, which records one
     assert out.grad_fn is not None
     with torch.no_grad():
         assert torch.equal(unaligned(few), F.linear(few, unaligned.weight, unaligned.bias))
-        assert torch.equal(aligned(many), F.linear(many, aligned.weight, aligned.bias))
-    assert padded.calls == 0
+        for layer in (aligned, narrow):  # aligned rows already, or a single block: nothing to gain
+            assert torch.equal(layer(many), F.linear(many, layer.weight, layer.bias))
+    assert blocks.calls == 0
     with torch.no_grad():
         unaligned(many)
-    assert padded.calls == 1
+    assert blocks.calls == 1
