@@ -140,10 +140,10 @@ def consecutive(*parts: torch.Tensor) -> torch.Tensor | None:
     """``torch.cat(parts)`` without a copy, as a view, if the contiguous ``parts`` lie one after another in
     memory; otherwise ``None``."""
     first = parts[0]
-    storage, size = first.untyped_storage().data_ptr(), first.numel() * first.element_size()
+    start, size, storage = first.data_ptr(), first.nbytes, first.untyped_storage().data_ptr()
     for i, part in enumerate(parts):
-        if (part.data_ptr() != first.data_ptr() + i * size or part.untyped_storage().data_ptr() != storage
-                or part.shape != first.shape or part.dtype != first.dtype or not part.is_contiguous()):
+        if (part.data_ptr() != start + i * size or part.shape != first.shape or part.dtype != first.dtype
+                or not part.is_contiguous() or part.untyped_storage().data_ptr() != storage):
             return None
     return first.as_strided((len(parts) * first.shape[0], *first.shape[1:]), first.stride())
 
