@@ -288,11 +288,11 @@ def region_linear(result: dict[str, Any], lang: str) -> str:
         result, HEAD, (HEAD_ROWS,), "F.linear (MKL)")["median_s"]
     rows_text = num(HEAD_ROWS, 0, lang)
     parts.append(f"La cabeza de salida, con {rows_text} filas hacia 50.257 logits: el `Linear` de gptblock (por "
-                 f"bloques de columnas) tarda {ratio(head, lang)} lo que `F.linear`. {rows_text} × 768 por 768 × "
-                 "50.257:" if lang == "es" else
+                 f"bloques de columnas) tarda {ratio(head, lang)} lo que `F.linear`." if lang == "es" else
                  f"The output head, with {rows_text} rows into 50,257 logits: gptblock's `Linear` (in column "
-                 f"blocks) takes {ratio(head, lang)} the time of `F.linear`. {rows_text} × 768 by 768 × 50,257:")
-    parts.append(time_table(result, HEAD, (HEAD_ROWS,), lang))
+                 f"blocks) takes {ratio(head, lang)} the time of `F.linear`.")
+    caption = "{rows} × 768 por 768 × 50.257:" if lang == "es" else "{rows} × 768 by 768 × 50,257:"
+    parts += [caption.format(rows=rows_text), time_table(result, HEAD, (HEAD_ROWS,), lang)]
     return "\n\n".join(parts)
 
 
