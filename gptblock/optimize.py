@@ -173,7 +173,8 @@ def optimize_for_cpu(model: nn.Module, rows: int = 1) -> nn.Module:
     because the embedding lookup keeps reading the plain rows. With ``rows=1`` (one sequence generated
     token by token, the command line's case) the linear layers stay as they are: their one-row product
     (:class:`gptblock.linear.Linear`) is faster than oneDNN's on the Performance page's machine.
-    Instead, every :class:`~gptblock.MultiHeadAttention` becomes a :class:`StackedAttention`: its
+    Instead (and wherever nothing is packed, as without oneDNN), every
+    :class:`~gptblock.MultiHeadAttention` becomes a :class:`StackedAttention`: its
     ``W_query``, ``W_key`` and ``W_value`` parameters are moved into one tensor (each layer keeps its
     own parameter, a view of it; the old tensors are freed) and one product computes the three.
     ``copy.deepcopy`` copies those parameters one by one: optimize the copy, not the original.
