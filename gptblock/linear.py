@@ -9,14 +9,14 @@ and multiplies the row by all of them in one batched product, which PyTorch spre
 threads. Each output is the same dot product as before, so the result equals ``nn.Linear``'s up to
 float rounding (the tests compare them).
 
-Many rows into an output width that is not a multiple of 64 floats (GPT-2's head: 50,257 logits
+Several rows into an output width that is not a multiple of 64 floats (GPT-2's head: 50,257 logits
 per position) are the other special case. Each row of the result then starts at an address that is
 not aligned for MKL's stores, and the product runs markedly slower than into rows of an aligned
 width. Without gradients, :class:`Linear` computes such a product :data:`COLUMN_BLOCK` columns at a
 time, each block into an aligned buffer that is then copied into its columns of the result (a plain,
 contiguous tensor): copies included, faster (the Performance page measures GPT-2's head). Any other
-input (a few rows, anything that needs gradients, as in training) goes through ``nn.Linear``
-unchanged.
+input (two or three rows, a width that is a multiple of 64, anything that needs gradients, as in
+training) goes through ``nn.Linear`` unchanged.
 
 ``Linear`` is an ``nn.Linear`` (``isinstance`` holds), but code that picks layers by their exact
 class, such as the default mapping of ``torch.ao.quantization.quantize_dynamic``, must be given
@@ -35,8 +35,8 @@ ROW_BLOCKS = 8
 ROW_ALIGNMENT = 64
 #: Output columns computed at a time into an aligned buffer when the width is not such a multiple.
 COLUMN_BLOCK = 4096
-#: From this many rows on, the column blocks pay for their copies (measured with GPT-2's head).
-COLUMN_BLOCK_MIN_ROWS = 64
+#: From this many rows on, the column blocks pay for their copies (GPT-2's head, measured at 2 to 1024 rows).
+COLUMN_BLOCK_MIN_ROWS = 4
 
 
 class Linear(nn.Linear):
@@ -61,7 +61,7 @@ class Linear(nn.Linear):
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``F.linear(x, weight, bias)``, with the two faster cases of this module: one row, or many rows
+    """``F.linear(x, weight, bias)``, with the two faster cases of this module: one row, or several rows
     into an output width that is not a multiple of :data:`ROW_ALIGNMENT`."""
     out_features, in_features = weight.shape
     if x.numel() == in_features and x.is_cpu and weight.is_contiguous():
@@ -99,7 +99,7 @@ def one_row_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
 
 
 def column_block_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``F.linear(x, weight, bias)`` for many rows, :data:`COLUMN_BLOCK` output columns at a time.
+    """``F.linear(x, weight, bias)`` for several rows, :data:`COLUMN_BLOCK` output columns at a time.
 
     Each block is computed into an aligned buffer (rows of ``COLUMN_BLOCK`` values) and copied into
     its columns of the result, a plain contiguous tensor; the last, narrower block is written in place.

@@ -98,7 +98,7 @@ def test_one_row_on_the_meta_device_has_the_shape_of_the_output():
     assert out.shape == (1, 1, 80) and out.is_meta
 
 
-# Many rows into a width that is not a multiple of ROW_ALIGNMENT (as GPT-2's head): column blocks.
+# Several rows into a width that is not a multiple of ROW_ALIGNMENT (as GPT-2's head): column blocks.
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("shape", [(COLUMN_BLOCK_MIN_ROWS, 16), (2, COLUMN_BLOCK_MIN_ROWS // 2 + 3, 16)])
 def test_many_rows_into_an_unaligned_width_equal_f_linear_and_come_back_contiguous(bias, shape, monkeypatch):
