@@ -128,10 +128,10 @@ class StackedAttention(MultiHeadAttention):
     ``.to()``), the three products are computed one by one, as the plain module does."""
 
     def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        layers = (self.W_query, self.W_key, self.W_value)
-        weight = consecutive(*(layer.weight for layer in layers))
-        bias = None if self.W_query.bias is None else consecutive(*(layer.bias for layer in layers))
-        if weight is None or (bias is None and self.W_query.bias is not None):
+        query, key, value = self.W_query, self.W_key, self.W_value
+        weight = consecutive(query.weight, key.weight, value.weight)
+        bias = None if query.bias is None else consecutive(query.bias, key.bias, value.bias)
+        if weight is None or (bias is None and query.bias is not None):
             return super().project(x)
         return linear(x, weight, bias).split(self.d_out, dim=-1)  # (b, T, 3 * d_out) -> 3 x (b, T, d_out)
 
