@@ -64,7 +64,8 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     """``F.linear(x, weight, bias)``, with the two faster cases of this module: one row, or several rows
     into an output width that is not a multiple of :data:`ROW_ALIGNMENT`."""
     out_features, in_features = weight.shape
-    if x.numel() == in_features and x.is_cpu and weight.is_contiguous():
+    if (x.numel() == in_features and x.is_cpu and weight.is_contiguous()
+            and (bias is None or bias.is_contiguous())):
         return one_row_product(x, weight, bias).view(*x.shape[:-1], out_features)
     if (out_features % ROW_ALIGNMENT and out_features > COLUMN_BLOCK and x.is_cpu
             and x.numel() >= COLUMN_BLOCK_MIN_ROWS * in_features
@@ -76,7 +77,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
 def one_row_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """``F.linear`` of a single row ``x`` (any shape with ``in_features`` elements), as ``(1, out_features)``.
 
-    The first ``ROW_BLOCKS * (out_features // ROW_BLOCKS)`` rows of ``weight`` (contiguous) are viewed
+    The first ``ROW_BLOCKS * (out_features // ROW_BLOCKS)`` rows of ``weight`` (contiguous, as ``bias``) are viewed
     as ``ROW_BLOCKS`` blocks and multiplied in one batched product, the bias added in the same call;
     the few rows left over, if any (GPT-2's 50,257 outputs leave one), by ``F.linear``.
     """
@@ -86,11 +87,14 @@ def one_row_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     if rows == 0:
         return F.linear(x.reshape(1, in_features), weight, bias)
     row = x.reshape(1, 1, in_features).expand(ROW_BLOCKS, 1, in_features)
-    blocks = weight[:split].view(ROW_BLOCKS, rows, in_features).transpose(1, 2)  # a view, not a copy
+    # The first `split` rows as ROW_BLOCKS blocks, each transposed: (ROW_BLOCKS, in_features, rows). One
+    # strided view (at the weight's own offset) instead of a slice, a view and a transpose: a one-row
+    # product is short enough that every extra operation shows in the time of a token.
+    blocks = weight.as_strided((ROW_BLOCKS, in_features, rows), (rows * in_features, 1, in_features))
     if bias is None:
         first = torch.bmm(row, blocks)
     else:
-        first = torch.baddbmm(bias[:split].view(ROW_BLOCKS, 1, rows), row, blocks)
+        first = torch.baddbmm(bias.as_strided((ROW_BLOCKS, 1, rows), (rows, rows, 1)), row, blocks)
     first = first.view(1, split)  # (ROW_BLOCKS, 1, rows) -> (1, split)
     if split == out_features:
         return first

@@ -133,7 +133,7 @@ class StackedAttention(MultiHeadAttention):
         bias = None if query.bias is None else consecutive(query.bias, key.bias, value.bias)
         if weight is None or (bias is None and query.bias is not None):
             return super().project(x)
-        return linear(x, weight, bias).split(self.d_out, dim=-1)  # (b, T, 3 * d_out) -> 3 x (b, T, d_out)
+        return linear(x, weight, bias).chunk(3, dim=-1)  # (b, T, 3 * d_out) -> 3 x (b, T, d_out)
 
 
 def consecutive(*parts: torch.Tensor) -> torch.Tensor | None:

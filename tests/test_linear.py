@@ -52,7 +52,24 @@ def test_several_rows_and_other_weights_take_f_linear_itself(monkeypatch):
         transposed.weight = nn.Parameter(torch.randn(64, 96).t())
     x = torch.randn(1, 64)
     assert torch.equal(transposed(x), F.linear(x, transposed.weight, transposed.bias))
+    strided_bias = Linear(64, 96)
+    with torch.no_grad():  # every other value of a longer tensor: not one block of memory either
+        strided_bias.bias = nn.Parameter(torch.randn(2 * 96)[::2])
+    assert torch.equal(strided_bias(x), F.linear(x, strided_bias.weight, strided_bias.bias))
     assert products.calls == 0
+
+
+def test_one_row_of_a_weight_that_starts_inside_a_larger_tensor(monkeypatch):
+    """Stacked parameters (see optimize.stack_projections) are views at an offset into one tensor."""
+    torch.manual_seed(0)
+    weights, biases = torch.randn(3 * 40, 64), torch.randn(3 * 40)
+    x = torch.randn(1, 1, 64)
+    products = Calls(monkeypatch)
+    for part in range(3):
+        weight, bias = weights[40 * part:40 * (part + 1)], biases[40 * part:40 * (part + 1)]
+        torch.testing.assert_close(linear_module.linear(x, weight, bias), F.linear(x, weight, bias),
+                                   rtol=1e-5, atol=1e-5)
+    assert products.calls == 3
 
 
 def test_gradients_equal_those_of_nn_linear():
