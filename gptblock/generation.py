@@ -188,7 +188,10 @@ def _steps(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, context_siz
     """The loop of :func:`generate_stream`, its arguments checked."""
     finished = torch.zeros(idx.shape[0], 1, dtype=torch.bool, device=idx.device)
     for step in range(max_new_tokens):
-        with torch.no_grad():
+        # inference_mode rather than no_grad: the step's new tensors carry no version counter and no view
+        # bookkeeping, which a one-token step, hundreds of small operations, feels. The logits it returns
+        # are read-only outside it; everything computed from them below (and yielded) is an ordinary tensor.
+        with torch.inference_mode():
             logits = next_token_logits(model, idx, context_size, cache)  # (b, vocab_size)
         _check_finite(logits, step, "generate")
 

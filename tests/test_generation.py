@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gptblock import GPTModel, generate, generate_text_simple
+from gptblock.generation import generate_stream
 
 
 @pytest.fixture
@@ -39,6 +40,19 @@ def test_generate_at_temperature_0_equals_generate_text_simple(model, prompt):
     simple = generate_text_simple(model, prompt, max_new_tokens=8, context_size=16)
     assert torch.equal(generate(model, prompt, max_new_tokens=8, context_size=16), simple)
     assert torch.equal(generate(model, prompt, max_new_tokens=8, context_size=16, temperature=0.0, top_k=3), simple)
+
+
+@pytest.mark.parametrize("options", [{}, {"temperature": 1.0, "top_k": 3}, {"eos_id": 7}, {"use_cache": False}])
+def test_new_tokens_are_ordinary_tensors(model, prompt, options):
+    """Each step runs under torch.inference_mode; what it hands back must still be an ordinary tensor
+    (an inference tensor refuses in-place writes and autograd outside that mode)."""
+    torch.manual_seed(0)
+    steps = list(generate_stream(model, prompt, max_new_tokens=4, context_size=16, **options))
+    out = generate(model, prompt, max_new_tokens=4, context_size=16, **options)
+    assert steps and not any(token.is_inference() for token in steps)
+    assert not out.is_inference()
+    out[0, 0] = 1  # in place, outside any special mode
+    steps[0].add_(0)
 
 
 def test_the_prompt_is_left_untouched(model, prompt):
